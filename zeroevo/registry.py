@@ -58,9 +58,10 @@ def _load_builtins() -> None:
     _loaded = True
     import importlib
 
-    for module in ("zeroevo.spaces.layers", "zeroevo.spaces.nasnet"):
+    for module in ("zeroevo.spaces.program.space", "zeroevo.spaces.layers", "zeroevo.spaces.nasnet",
+                   "zeroevo.neural_eval"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a space not built yet, or torch missing
-            if exc.name is None or not exc.name.startswith(("zeroevo.spaces", "torch")):
+            if exc.name is None or not exc.name.startswith(("zeroevo.spaces", "zeroevo.neural_eval", "torch")):
                 raise
