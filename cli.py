@@ -1,7 +1,136 @@
-"""The ``zeroevo`` command."""
+"""The ``zeroevo`` command: a thin click layer that parses, calls zeroevo and prints.
+
+User mistakes (a bad config field, an unknown preset, a corrupt run directory, a malformed
+genome) print one ``error:`` line and exit with status 2; a traceback is a bug.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
 import click
 
+from zeroevo.errors import ZeroevoError
 
-@click.group()
+
+class _Group(click.Group):
+    """Turns zeroevo's user-facing errors into one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        try:
+            return super().invoke(ctx)
+        except ZeroevoError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="zeroevo")
 def main() -> None:
-    """Evolve learning algorithms and network architectures."""
+    """Evolve learning algorithms and network architectures by regularized evolution."""
+
+
+def _load_config(preset: str | None, config_file: str | None):  # noqa: ANN202
+    from zeroevo import config as cfgmod
+    from zeroevo import presets
+
+    if config_file:
+        base = presets.preset_data(preset) if preset else None
+        return cfgmod.load(config_file, base, presets.preset_data)
+    return presets.load_preset(preset or "demo")
+
+
+class _Progress:
+    """Live progress on stderr: one rewritten line on a terminal, a line every 10 s otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, p) -> None:  # noqa: ANN001 - zeroevo.search.Progress
+        now = time.time()
+        if self.quiet or now - self.last < (0.5 if self.tty else 10.0):
+            return
+        self.last = now
+        line = (f"births {p.births:>11,}  restart {p.restart:>3}  {p.births_per_second:>9,.0f}/s  "
+                f"FEC hits {p.fec_hit_rate:6.1%}  best {p.best_fitness:.6f}  mean {p.mean_fitness:.4f}  "
+                f"select {p.best_select:.6f}")
+        click.echo(("\r" + line) if self.tty else line, err=True, nl=not self.tty)
+
+    def close(self) -> None:
+        """End the live line."""
+        if self.tty and not self.quiet and self.last:
+            click.echo("", err=True)
+
+
+@main.command()
+@click.option("--preset", help="start from a named preset (see `zeroevo presets`); default demo")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="a TOML config; its fields override the preset's (its own `preset` line, else demo)")
+@click.option("--seed", type=int, help="root seed")
+@click.option("--max-births", type=click.IntRange(min=1), help="stop after this many births")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="stop after this many seconds")
+@click.option("--no-fec", is_flag=True, help="turn the functional equivalence cache off")
+@click.option("--engine", type=click.Choice(["chunk", "python"]), help="numba chunk loop or Python reference loop")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object with the result on stdout")
+@click.option("--quiet", is_flag=True, help="no live progress")
+def evolve(preset: str | None, config_file: str | None, seed: int | None, max_births: int | None,
+           max_seconds: float | None, no_fec: bool, engine: str | None, as_json: bool, quiet: bool) -> None:
+    """Run an evolutionary search and print the best program found."""
+    from zeroevo.search import ProgramSearch
+
+    cfg = _load_config(preset, config_file)
+    run_changes = {k: v for k, v in (("seed", seed), ("max_births", max_births),
+                                     ("max_seconds", max_seconds), ("engine", engine)) if v is not None}
+    if run_changes:
+        cfg = cfg.replace("run", **run_changes)
+    if no_fec:
+        cfg = cfg.replace("evaluation", fec=False)
+    if not quiet:
+        click.echo(f"zeroevo: preset {cfg.preset or '(config file)'}, seed {cfg.run.seed}; "
+                   "the first run compiles the numba kernels (about a minute), later runs load them",
+                   err=True)
+    progress = _Progress(quiet or as_json and not sys.stderr.isatty())
+    result = ProgramSearch(cfg, progress=progress).run()
+    progress.close()
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    click.echo(result.text)
+    click.echo(f"\nbirths {result.births:,}  restarts {result.restarts}  solved {result.solved}  "
+               f"FEC hit rate {result.fec_hit_rate:.1%}  CPU {result.cpu_seconds:.1f} s  "
+               f"wall {result.wall_seconds:.1f} s")
+    click.echo(f"fitness: search {result.search_fitness:.6f}  select {result.select_fitness:.6f}  "
+               f"final {result.final_fitness:.6f}")
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def presets(ctx: click.Context) -> None:
+    """List the presets (``zeroevo presets show NAME`` prints one as TOML)."""
+    from zeroevo import presets as presetmod
+
+    if ctx.invoked_subcommand is None:
+        for name in presetmod.names():
+            click.echo(f"{name:<16} {presetmod.describe(name)}")
+
+
+@presets.command("show")
+@click.argument("name")
+def presets_show(name: str) -> None:
+    """Print preset NAME as a commented TOML config to start from."""
+    from zeroevo import config as cfgmod
+    from zeroevo import presets as presetmod
+
+    cfg = presetmod.load_preset(name)
+    click.echo(cfgmod.to_toml(cfg, f"zeroevo preset '{name}': {presetmod.describe(name)}\n"
+                                   f"Run it with: zeroevo evolve --config FILE.toml"), nl=False)
+
+
+if __name__ == "__main__":
+    main()

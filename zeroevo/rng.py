@@ -98,12 +98,18 @@ def new_state(key: int | np.uint64) -> np.ndarray:
     return state
 
 
+def key_of(root_seed: int, *components: int) -> np.uint64:
+    """The key derived from a root seed and integer components, e.g. (purpose, index)."""
+    key = np.uint64(int(root_seed) & 0xFFFFFFFFFFFFFFFF)
+    for c in components:
+        # numba returns uint64 results as Python ints; re-wrap so the next call types it uint64.
+        key = np.uint64(derive(key, np.int64(c)))
+    return key
+
+
 def stream(root_seed: int, *components: int) -> np.ndarray:
     """A stream keyed by the root seed and integer components, e.g. (purpose, index)."""
-    key = np.uint64(root_seed & 0xFFFFFFFFFFFFFFFF)
-    for c in components:
-        key = derive(key, np.int64(c))
-    return new_state(key)
+    return new_state(key_of(root_seed, *components))
 
 
 def numpy_generator(root_seed: int, *components: int) -> np.random.Generator:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroevo.errors import ConfigError
-from zeroevo.rng import PURPOSE_TASK_DATA, PURPOSE_TASK_PARAM, derive, mix64, numpy_generator
+from zeroevo.rng import PURPOSE_TASK_DATA, PURPOSE_TASK_PARAM, key_of, mix64, numpy_generator
 
 TASK_KINDS = ("linear", "relu_teacher", "binary_projected")
 
@@ -57,10 +57,8 @@ class TaskSpec:
 
     def with_seeds(self, key: int) -> "TaskSpec":
         """A copy with fresh seeds drawn from ``key`` (the per-restart task randomization)."""
-        data = tuple(int(derive(derive(np.uint64(key), PURPOSE_TASK_DATA), i) >> np.uint64(33))
-                     for i in range(self.num_tasks))
-        param = tuple(int(derive(derive(np.uint64(key), PURPOSE_TASK_PARAM), i) >> np.uint64(33))
-                      for i in range(self.num_tasks))
+        data = tuple(int(key_of(key, PURPOSE_TASK_DATA, i)) >> 33 for i in range(self.num_tasks))
+        param = tuple(int(key_of(key, PURPOSE_TASK_PARAM, i)) >> 33 for i in range(self.num_tasks))
         return TaskSpec(**{**self.__dict__, "data_seeds": data, "param_seeds": param})
 
 

@@ -22,7 +22,7 @@ COMPONENTS = ("setup", "predict", "learn")
 # Mutation codes, shared by the birth log, the Python loop and the numba chunk loop.
 MUTATIONS = ("init", "clone", "identity", "alter_param", "randomize_instruction",
              "randomize_component", "insert", "remove", "trade", "randomize_algorithm",
-             "migrate")
+             "migrate", "random")
 MUTATION_CODE = {name: i for i, name in enumerate(MUTATIONS)}
 EVOLVABLE_MUTATIONS = MUTATIONS[2:10]
 
@@ -71,6 +71,10 @@ class ProgramSpec:
         if len(codes) != 3:
             bad("ops must list three components (setup, predict, learn)")
         object.__setattr__(self, "op_codes", tuple(codes))
+        for name in ("init_sizes", "min_sizes", "max_sizes"):
+            value = getattr(self, name)
+            if len(value) != 3 or not all(isinstance(x, (int, np.integer)) for x in value):
+                bad(f"{name} = {list(value)} must be three integers (setup, predict, learn)")
         for c in range(3):
             lo, init, hi = self.min_sizes[c], self.init_sizes[c], self.max_sizes[c]
             if not 0 <= lo <= init <= hi <= MAX_SIZE:

@@ -1,0 +1,335 @@
+"""The program search protocol: search -> select -> restart ... -> final (AutoML-Zero's).
+
+Each restart evolves a fresh population on freshly seeded search tasks until its train-step
+budget (checked per generation); the final population's best then meets fresh *select*
+tasks (no FEC) and is kept if it is at least as good as the best so far. The search stops
+once a select fitness exceeds ``sufficient_fitness`` or a global limit (births, seconds,
+restarts, steps) is reached; the kept program is then measured on the *final* tasks.
+
+The births themselves run in a :class:`Runner`: the numba chunk loop (default) or the
+Python reference loop; both give the same birth log for the same config.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from zeroevo.births import BirthBatch, BirthSink
+from zeroevo.chunk import run_chunk
+from zeroevo.config import Config
+from zeroevo.engine import Engine
+from zeroevo.fec import FecArrays
+from zeroevo.program_eval import EvalScratch, PythonProgramEvaluator, op_costs, task_tuple
+from zeroevo.rng import PURPOSE_RESTART, key_of
+from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
+from zeroevo.spaces.program.initial import initial_program
+from zeroevo.spaces.program.space import ProgramSpace, render
+from zeroevo.tasks import TaskSet, TaskSpec, generate
+
+
+def program_spec(config: Config) -> ProgramSpec:
+    """The program space a config describes."""
+    return config.program_spec()
+
+
+def eval_arrays(config: Config, spec: ProgramSpec, use_fec: bool | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``icfg`` / ``fcfg`` arrays of :mod:`zeroevo.program_eval` for a config."""
+    ev = config.evaluation
+    fec = ev.fec if use_fec is None else use_fec
+    icfg = np.array([int(fec), ev.fec_train, ev.fec_valid, int(ev.combine == "median"),
+                     int(config.program.eliminate_dead_code), spec.scalars, spec.vectors,
+                     spec.matrices], dtype=np.int64)
+    base_setup = base_step = 0.0
+    if ev.train_budget > 0:
+        from zeroevo.spaces.program.initial import neural_net_program
+        base = neural_net_program(ProgramSpec(features=spec.features, scalars=4, vectors=8, matrices=2,
+                                              ops=(("SCALAR_CONST_SET", "MATRIX_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET"),
+                                                   ("MATRIX_VECTOR_PRODUCT", "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT",
+                                                    "VECTOR_INNER_PRODUCT"),
+                                                   ("SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_VECTOR_PRODUCT",
+                                                    "VECTOR_PRODUCT", "VECTOR_SUM", "VECTOR_OUTER_PRODUCT",
+                                                    "MATRIX_SUM")),
+                                              init_sizes=(3, 4, 8), max_sizes=(3, 4, 8)))
+        cost = op_costs(spec.features)
+        base_setup = float(sum(cost[op] for op in base.component(0)[0][:, 0]))
+        base_step = float(sum(cost[op] for c in (1, 2) for op in base.component(c)[0][:, 0]))
+    fcfg = np.array([ev.max_abs_error, ev.train_budget, base_setup, base_step])
+    return icfg, fcfg
+
+
+class Runner(Protocol):
+    """Runs the births of one restart on one island."""
+
+    fitness: np.ndarray
+    num_tasks: int
+
+    def start(self, tasks: TaskSet) -> None:
+        """Begin a restart: empty population and cache, these search tasks."""
+
+    def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
+            restart: int) -> tuple[BirthBatch, int]:
+        """Up to ``n_max`` births; returns them and the restart's steps so far."""
+
+    def program(self, slot: int) -> Program:
+        """The program in population slot ``slot``."""
+
+
+class ChunkRunner:
+    """Births in the numba chunk kernel."""
+
+    def __init__(self, config: Config, spec: ProgramSpec, island: int = 0) -> None:
+        self.config, self.spec, self.island = config, spec, island
+        self.icfg, self.fcfg = eval_arrays(config, spec)
+        self.arrays = spec.kernel_arrays()
+        self.mutations = spec.mutation_codes()
+        self.op_cost = op_costs(spec.features)
+        P, cap = config.evolution.population, spec.capacity
+        self.ins = np.zeros((P, 3, cap, 4), np.int64)
+        self.data = np.zeros((P, 3, cap, 3))
+        self.sizes = np.zeros((P, 3), np.int64)
+        self.fitness = np.full(P, -np.inf)
+        self.births = np.full(P, -1, np.int64)
+        kind = config.program.initial
+        self.template = initial_program(kind, spec, np.zeros(1, np.uint64)) if kind != "random" \
+            else spec.empty()
+
+    def start(self, tasks: TaskSet) -> None:
+        """Begin a restart: empty population and cache, these search tasks."""
+        ev = self.config.evaluation
+        self.num_tasks = tasks.num_tasks
+        self.tk = task_tuple(tasks)
+        self.fec = FecArrays.create(ev.fec_cache_size, ev.fec_forget_every)
+        self.sc = EvalScratch.create(3 * self.spec.capacity, tasks.num_tasks, ev.fec_train, ev.fec_valid)
+        self.fitness[:] = -np.inf
+        self.births[:] = -1
+
+    def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
+            restart: int) -> tuple[BirthBatch, int]:
+        """Up to ``n_max`` births in one kernel call."""
+        cols = [np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max, np.int8),
+                np.zeros(n_max, np.int8), np.zeros(n_max), np.zeros(n_max, np.int64),
+                np.zeros(n_max, np.int16)]
+        allowed, n_allowed, bounds, mem = self.arrays
+        evo = self.config.evolution
+        done, steps = run_chunk(
+            self.ins, self.data, self.sizes, self.fitness, self.births, allowed, n_allowed, bounds,
+            mem, self.mutations, evo.mutate_prob, evo.tournament, self.config.program.initial == "random",
+            evo.algorithm == "random", self.template.ins, self.template.data, self.template.sizes,
+            self.tk, self.icfg, self.fcfg, self.op_cost, self.fec.as_tuple(), self.sc.as_tuple(),
+            self.config.run.seed, self.island, t0, b0, n_max, steps0, max_steps, *cols)
+        birth, parent, mut, status, fit, st, hits = (c[:done] for c in cols)
+        batch = BirthBatch(birth, np.full(done, self.island, np.int32), np.full(done, restart, np.int32),
+                           parent, mut, status, fit, st, hits)
+        return batch, int(steps)
+
+    def program(self, slot: int) -> Program:
+        """The program in population slot ``slot``."""
+        return Program(self.ins[slot].copy(), self.data[slot].copy(), self.sizes[slot].copy())
+
+
+class PythonRunner:
+    """Births in the Python reference loop (same results, about 100x slower)."""
+
+    def __init__(self, config: Config, spec: ProgramSpec, island: int = 0) -> None:
+        self.config, self.spec, self.island = config, spec, island
+        self.space = ProgramSpace(spec, config.program.initial)
+        self.icfg, self.fcfg = eval_arrays(config, spec)
+
+    def start(self, tasks: TaskSet) -> None:
+        """Begin a restart: empty population and cache, these search tasks."""
+        evo, ev = self.config.evolution, self.config.evaluation
+        self.num_tasks = tasks.num_tasks
+        self.engine = Engine(self.space, evo.population, evo.tournament, self.config.run.seed,
+                             self.island, evo.algorithm, MUTATIONS)
+        self.evaluate = PythonProgramEvaluator(self.spec, tasks, self.icfg, self.fcfg,
+                                               ev.fec_cache_size, ev.fec_forget_every)
+
+    @property
+    def fitness(self) -> np.ndarray:  # type: ignore[override]
+        """Population fitness by slot."""
+        return self.engine.fitness
+
+    def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
+            restart: int) -> tuple[BirthBatch, int]:
+        """Up to ``n_max`` births, one Python step each."""
+        return self.engine.run(self.evaluate, t0, b0, n_max, steps0, max_steps, restart)
+
+    def program(self, slot: int) -> Program:
+        """The program in population slot ``slot``."""
+        return self.engine.genomes[slot]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress callback sees after each chunk."""
+
+    births: int
+    restart: int
+    births_per_second: float
+    fec_hit_rate: float
+    best_fitness: float
+    mean_fitness: float
+    best_select: float
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of a search: the kept program and its fitness at every stage."""
+
+    births: int
+    restarts: int
+    solved: bool
+    search_fitness: float
+    select_fitness: float
+    final_fitness: float
+    fec_hit_rate: float
+    cpu_seconds: float
+    wall_seconds: float
+    program: Program = field(repr=False)
+    text: str = field(repr=False)
+
+    def to_json(self) -> dict:
+        """The result as a JSON-able dict (``program`` is the readable text)."""
+        return {"births": self.births, "restarts": self.restarts, "solved": self.solved,
+                "search_fitness": self.search_fitness, "select_fitness": self.select_fitness,
+                "final_fitness": self.final_fitness, "fec_hit_rate": self.fec_hit_rate,
+                "cpu_seconds": self.cpu_seconds, "wall_seconds": self.wall_seconds,
+                "program": self.text}
+
+
+def full_fitness(config: Config, spec: ProgramSpec, program: Program, tasks: TaskSet) -> float:
+    """Fitness of ``program`` on ``tasks`` by one full training each (no FEC)."""
+    icfg, fcfg = eval_arrays(config, spec, use_fec=False)
+    return PythonProgramEvaluator(spec, tasks, icfg, fcfg, 1, 0)(program).fitness
+
+
+@dataclass
+class SearchState:
+    """Where a search stands between chunks (what a snapshot must hold besides the runner)."""
+
+    restart: int = 0
+    birth: int = 0          # next global birth number
+    local: int = 0          # births so far in this restart
+    steps: int = 0          # training steps in this restart
+    total_steps: int = 0
+    evaluations: int = 0    # task evaluations asked of the FEC (births x tasks)
+    hits: int = 0
+    selected: bool = False  # this restart's population best already went to select
+    solved: bool = False
+    best_select: float = -1.0
+    best_search: float = 0.0
+    best_program: Program | None = None
+
+
+class ProgramSearch:
+    """Runs the protocol for a config; ``tasks`` replaces generated search tasks (user data)."""
+
+    def __init__(self, config: Config, tasks: TaskSet | None = None,
+                 select_tasks: TaskSet | None = None, final_tasks: TaskSet | None = None,
+                 sink: BirthSink | None = None,
+                 progress: Callable[[Progress], None] | None = None) -> None:
+        self.config = config
+        self.spec = program_spec(config)
+        self.user_tasks = (tasks, select_tasks or tasks, final_tasks or select_tasks or tasks)
+        self.sink = sink
+        self.progress = progress
+        runner_cls = ChunkRunner if config.run.engine == "chunk" else PythonRunner
+        self.runner: Runner = runner_cls(config, self.spec)
+        self.state = SearchState()
+        self.started = False
+
+    def tasks_for(self, which: int, restart: int) -> TaskSet:
+        """Search (0), select (1) or final (2) tasks for a restart (seeded by the root seed)."""
+        given = self.user_tasks[which]
+        if given is not None:
+            return given
+        spec: TaskSpec = (self.config.search_tasks, self.config.select_tasks, self.config.final_tasks)[which]
+        if which < 2 and not spec.data_seeds:
+            spec = spec.with_seeds(int(key_of(self.config.run.seed, PURPOSE_RESTART, restart, which)))
+        if spec.features != self.spec.features:
+            from zeroevo.errors import ConfigError
+            raise ConfigError(f"tasks.features = {spec.features} differs from program.features = "
+                              f"{self.spec.features}; they must be equal")
+        return generate(spec)
+
+    def _select(self) -> None:
+        s = self.state
+        slot = int(np.argmax(self.runner.fitness))  # first best slot, as the reference
+        candidate = self.runner.program(slot)
+        fit = full_fitness(self.config, self.spec, candidate, self.tasks_for(1, s.restart))
+        if fit >= s.best_select:
+            s.best_select, s.best_program = fit, candidate
+            s.best_search = float(self.runner.fitness[slot])
+        s.selected = True
+        suff = self.config.run.sufficient_fitness
+        s.solved = suff > 0 and s.best_select > suff
+
+    def _limits_hit(self, wall0: float) -> bool:
+        r, s = self.config.run, self.state
+        return bool((r.max_births and s.birth >= r.max_births)
+                    or (r.max_seconds and time.time() - wall0 >= r.max_seconds)
+                    or (r.max_train_steps and s.total_steps >= r.max_train_steps))
+
+    def run(self) -> SearchResult:
+        """Search until solved or a limit; then measure the kept program on the final tasks."""
+        cfg, s = self.config, self.state
+        wall0, cpu0 = time.time(), time.process_time()
+        if not self.started:
+            self.runner.start(self.tasks_for(0, s.restart))
+            self.started = True
+        max_steps = int(cfg.evolution.max_train_steps)
+        while not s.solved and not self._limits_hit(wall0):
+            n = cfg.run.chunk if cfg.run.engine == "chunk" else min(cfg.run.chunk, 100)
+            if cfg.run.max_births:
+                n = min(n, cfg.run.max_births - s.birth)
+            before = s.steps
+            batch, s.steps = self.runner.run(s.birth, s.local, n, s.steps, max_steps, s.restart)
+            s.total_steps += s.steps - before
+            s.birth += len(batch)
+            s.local += len(batch)
+            s.evaluations += len(batch) * self.runner.num_tasks if cfg.evaluation.fec else 0
+            s.hits += int(batch.fec_hits.sum())
+            if self.sink is not None and len(batch):
+                self.sink.append(batch)
+            self._report(wall0)
+            if len(batch) < n:  # the restart's budget is spent
+                self._select()
+                if s.solved or (cfg.run.max_restarts and s.restart + 1 >= cfg.run.max_restarts):
+                    break
+                s.restart += 1
+                s.local = s.steps = 0
+                s.selected = False
+                self.runner.start(self.tasks_for(0, s.restart))
+        if not s.selected and s.local > 0:
+            self._select()
+        return self._result(time.process_time() - cpu0, time.time() - wall0)
+
+    def _report(self, wall0: float) -> None:
+        if self.progress is None:
+            return
+        s = self.state
+        fit = self.runner.fitness
+        fit = fit[np.isfinite(fit)]
+        wall = time.time() - wall0
+        self.progress(Progress(
+            births=s.birth, restart=s.restart, births_per_second=s.birth / wall if wall > 0 else 0.0,
+            fec_hit_rate=s.hits / s.evaluations if s.evaluations else 0.0,
+            best_fitness=float(fit.max()) if len(fit) else 0.0,
+            mean_fitness=float(fit.mean()) if len(fit) else 0.0,
+            best_select=max(s.best_select, 0.0), wall_seconds=wall))
+
+    def _result(self, cpu: float, wall: float) -> SearchResult:
+        s = self.state
+        program = s.best_program if s.best_program is not None else self.runner.program(0)
+        final = full_fitness(self.config, self.spec, program, self.tasks_for(2, s.restart))
+        return SearchResult(
+            births=s.birth, restarts=s.restart + 1, solved=s.solved, search_fitness=s.best_search,
+            select_fitness=max(s.best_select, 0.0), final_fitness=final,
+            fec_hit_rate=s.hits / s.evaluations if s.evaluations else 0.0,
+            cpu_seconds=cpu, wall_seconds=wall, program=program,
+            text=render(program, self.spec.features))
