@@ -1,0 +1,29 @@
+"""Shared test helpers: small configs and a way to run the CLI as a user would."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, timeout: float = 600, cwd: str | Path | None = None,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``zeroevo ARGS`` from this checkout in a subprocess (text output captured)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "zeroevo.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd or ROOT, env=full_env)
+
+
+@pytest.fixture
+def small_demo():
+    """The demo preset shrunk to run in a second: P=50, 2 restarts' worth of small budget."""
+    from zeroevo.presets import load_preset
+
+    cfg = load_preset("demo")
+    cfg = cfg.replace("evolution", population=50, tournament=5, max_train_steps=2e5)
+    return cfg.replace("select_tasks", num_tasks=10, num_train=200)

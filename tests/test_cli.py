@@ -1,0 +1,66 @@
+"""The command line as a user meets it: presets, evolve, and one-line errors for bad input."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _one_error_line(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_presets_list_and_show_round_trip(tmp_path):
+    proc = run_cli("presets")
+    assert proc.returncode == 0
+    for name in ("demo", "nonlinear", "binary-fashion"):
+        assert name in proc.stdout
+    shown = run_cli("presets", "show", "demo")
+    assert shown.returncode == 0 and "[evolution]" in shown.stdout and "# " in shown.stdout
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text(shown.stdout.replace("population = 1000", "population = 60")
+                   .replace("max_train_steps = 200000000.0", "max_train_steps = 300000.0"))
+    proc = run_cli("evolve", "--config", str(cfg), "--max-births", "500", "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    for key in ("births", "restarts", "solved", "search_fitness", "select_fitness", "final_fitness",
+                "fec_hit_rate", "cpu_seconds", "wall_seconds", "program"):
+        assert key in out
+    assert out["births"] == 500 and "def predict():" in out["program"]
+
+
+@pytest.mark.parametrize("toml, needle", [
+    ("[evolution]\npopulaton = 5\n", "unknown field evolution.populaton; allowed: algorithm, population"),
+    ("[evolution]\npopulation = 'big'\n", "evolution.population = 'big' is not allowed; expected an integer"),
+    ("[evolution]\npopulation = 1\n", "evolution.population = 1 is not allowed; expected 2..10000000"),
+    ("[evaluation]\ncombine = 'max'\n", "expected 'mean' or 'median'"),
+    ("[program]\nlearn_ops = ['NOPE']\n", "unknown op 'NOPE' in learn ops; allowed: SCALAR_SUM"),
+    ("[program]\nfeatures = 8\n", "search_tasks.features = 4 is not allowed; expected program.features (8)"),
+    ("[surprise]\nx = 1\n", "unknown section [surprise]; allowed: run, program"),
+    ("[evolution\n", "is not valid TOML"),
+    ("preset = 'nope'\n", "unknown preset 'nope'; allowed: demo"),
+    ("[search_tasks]\nkind = 'cubic'\n", "unknown task kind 'cubic'; allowed: linear, relu_teacher"),
+])
+def test_bad_config_gives_one_clear_line(tmp_path, toml, needle):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml)
+    line = _one_error_line(run_cli("evolve", "--config", str(cfg), "--quiet"))
+    assert needle in line
+
+
+def test_unknown_preset_and_missing_file():
+    assert "unknown preset 'nope'; allowed: demo, nonlinear, binary-fashion" in \
+        _one_error_line(run_cli("evolve", "--preset", "nope"))
+    assert "unknown preset" in _one_error_line(run_cli("presets", "show", "nope"))
+    assert "cannot read config" in _one_error_line(run_cli("evolve", "--config", "/no/such.toml"))
+
+
+def test_bad_option_values_are_refused_without_traceback():
+    proc = run_cli("evolve", "--max-births", "0")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--max-births" in proc.stderr
