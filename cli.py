@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 
 import click
 
@@ -18,6 +19,7 @@ class _Group(click.Group):
     """Turns zeroevo's user-facing errors into one line and exit status 2."""
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
+        warnings.showwarning = lambda msg, *a, **k: click.echo(f"warning: {msg}", err=True)
         try:
             return super().invoke(ctx)
         except ZeroevoError as exc:
@@ -77,12 +79,15 @@ class _Progress:
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="stop after this many seconds")
 @click.option("--no-fec", is_flag=True, help="turn the functional equivalence cache off")
 @click.option("--engine", type=click.Choice(["chunk", "python"]), help="numba chunk loop or Python reference loop")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="run directory to record into (default: a new folder under runs/)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object with the result on stdout")
 @click.option("--quiet", is_flag=True, help="no live progress")
 def evolve(preset: str | None, config_file: str | None, seed: int | None, max_births: int | None,
-           max_seconds: float | None, no_fec: bool, engine: str | None, as_json: bool, quiet: bool) -> None:
-    """Run an evolutionary search and print the best program found."""
-    from zeroevo.search import ProgramSearch
+           max_seconds: float | None, no_fec: bool, engine: str | None, out: str | None,
+           as_json: bool, quiet: bool) -> None:
+    """Run an evolutionary search, record it in a run directory and print the best program."""
+    from zeroevo.runs import start_run
 
     cfg = _load_config(preset, config_file)
     run_changes = {k: v for k, v in (("seed", seed), ("max_births", max_births),
@@ -91,12 +96,38 @@ def evolve(preset: str | None, config_file: str | None, seed: int | None, max_bi
         cfg = cfg.replace("run", **run_changes)
     if no_fec:
         cfg = cfg.replace("evaluation", fec=False)
-    if not quiet:
-        click.echo(f"zeroevo: preset {cfg.preset or '(config file)'}, seed {cfg.run.seed}; "
-                   "the first run compiles the numba kernels (about a minute), later runs load them",
-                   err=True)
     progress = _Progress(quiet or as_json and not sys.stderr.isatty())
-    result = ProgramSearch(cfg, progress=progress).run()
+    search, run_dir = start_run(cfg, out, progress)
+    if not quiet:
+        click.echo(f"zeroevo: preset {cfg.preset or '(config file)'}, seed {cfg.run.seed}, recording in "
+                   f"{run_dir.path}; the first run compiles the numba kernels (about a minute), later "
+                   "runs load them", err=True)
+    _report(search.run(), progress, as_json)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--max-births", type=click.IntRange(min=1), help="new limit on births in all (extends the run)")
+@click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="seconds for this session")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="check the run against this config (refused if it differs, unless --force)")
+@click.option("--force", is_flag=True, help="resume even with a changed config (warns)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object with the result on stdout")
+@click.option("--quiet", is_flag=True, help="no live progress")
+def resume(run_dir: str, max_births: int | None, max_seconds: float | None, config_file: str | None,
+           force: bool, as_json: bool, quiet: bool) -> None:
+    """Continue a recorded run exactly where its last snapshot left off."""
+    from zeroevo.runs import resume_run
+
+    cfg = _load_config(None, config_file) if config_file else None
+    progress = _Progress(quiet or as_json and not sys.stderr.isatty())
+    search = resume_run(run_dir, cfg, force, progress, max_births=max_births, max_seconds=max_seconds)
+    if not quiet:
+        click.echo(f"zeroevo: resuming {run_dir} at birth {search.state.birth:,}", err=True)
+    _report(search.run(), progress, as_json)
+
+
+def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001 - SearchResult
     progress.close()
     if as_json:
         click.echo(json.dumps(result.to_json()))

@@ -199,3 +199,58 @@ class OrderedLRU:
         if len(self.entries) >= self.capacity:
             self.entries.popitem(last=False)
         self.entries[h] = [fitness, 1]
+
+
+@njit(cache=True)
+def _export(key: np.ndarray, fitness: np.ndarray, count: np.ndarray, prev: np.ndarray,
+            meta: np.ndarray, out_key: np.ndarray, out_fit: np.ndarray, out_count: np.ndarray) -> None:
+    e = meta[_TAIL]
+    i = 0
+    while e != _NIL:
+        out_key[i] = key[e]
+        out_fit[i] = fitness[e]
+        out_count[i] = count[e]
+        i += 1
+        e = prev[e]
+
+
+def export_entries(cache: FecArrays) -> dict[str, np.ndarray]:
+    """The cache's entries, least recently used first: layout-free state for snapshots."""
+    n = len(cache)
+    out = {"fec_key": np.zeros(n, np.uint64), "fec_fitness": np.zeros(n), "fec_count": np.zeros(n, np.int64)}
+    _export(cache.key, cache.fitness, cache.count, cache.prev, cache.meta,
+            out["fec_key"], out["fec_fitness"], out["fec_count"])
+    return out
+
+
+def import_entries(cache: FecArrays, entries: dict[str, np.ndarray]) -> None:
+    """Refill an empty cache from :func:`export_entries` output (same order, same counts)."""
+    t = cache.as_tuple()
+    for h, f in zip(entries["fec_key"], entries["fec_fitness"]):
+        insert(*t, np.uint64(h), float(f))
+    _set_counts(cache.key, cache.count, cache.prev, cache.meta, entries["fec_count"])
+
+
+@njit(cache=True)
+def _set_counts(key: np.ndarray, count: np.ndarray, prev: np.ndarray, meta: np.ndarray,
+                counts: np.ndarray) -> None:
+    e = meta[_TAIL]
+    i = 0
+    while e != _NIL:
+        count[e] = counts[i]
+        i += 1
+        e = prev[e]
+
+
+def lru_entries(cache: OrderedLRU) -> dict[str, np.ndarray]:
+    """:func:`export_entries` for the ``OrderedDict`` model."""
+    keys = list(cache.entries)
+    return {"fec_key": np.array(keys, np.uint64),
+            "fec_fitness": np.array([cache.entries[k][0] for k in keys], np.float64),
+            "fec_count": np.array([cache.entries[k][1] for k in keys], np.int64)}
+
+
+def lru_from_entries(cache: OrderedLRU, entries: dict[str, np.ndarray]) -> None:
+    """Refill an empty ``OrderedLRU`` from exported entries."""
+    for h, f, c in zip(entries["fec_key"], entries["fec_fitness"], entries["fec_count"]):
+        cache.entries[int(h)] = [float(f), int(c)]

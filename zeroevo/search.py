@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
@@ -21,13 +21,16 @@ from zeroevo.births import BirthBatch, BirthSink
 from zeroevo.chunk import run_chunk
 from zeroevo.config import Config
 from zeroevo.engine import Engine
-from zeroevo.fec import FecArrays
+from zeroevo.fec import FecArrays, export_entries, import_entries, lru_entries, lru_from_entries
 from zeroevo.program_eval import EvalScratch, PythonProgramEvaluator, op_costs, task_tuple
 from zeroevo.rng import PURPOSE_RESTART, key_of
 from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
 from zeroevo.spaces.program.initial import initial_program
 from zeroevo.spaces.program.space import ProgramSpace, render
 from zeroevo.tasks import TaskSet, TaskSpec, generate
+
+if TYPE_CHECKING:
+    from zeroevo.recorder import Recorder
 
 
 def program_spec(config: Config) -> ProgramSpec:
@@ -65,6 +68,7 @@ class Runner(Protocol):
     """Runs the births of one restart on one island."""
 
     fitness: np.ndarray
+    births: np.ndarray
     num_tasks: int
 
     def start(self, tasks: TaskSet) -> None:
@@ -76,6 +80,12 @@ class Runner(Protocol):
 
     def program(self, slot: int) -> Program:
         """The program in population slot ``slot``."""
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Population and FEC as arrays (layout-free, for snapshots)."""
+
+    def import_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`export_state` output after :meth:`start`."""
 
 
 class ChunkRunner:
@@ -130,6 +140,18 @@ class ChunkRunner:
         """The program in population slot ``slot``."""
         return Program(self.ins[slot].copy(), self.data[slot].copy(), self.sizes[slot].copy())
 
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Population and FEC as arrays (layout-free, for snapshots)."""
+        return {"pop_ins": self.ins, "pop_data": self.data, "pop_sizes": self.sizes,
+                "pop_fitness": self.fitness, "pop_births": self.births, **export_entries(self.fec)}
+
+    def import_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`export_state` output after :meth:`start`."""
+        for name, target in (("pop_ins", self.ins), ("pop_data", self.data), ("pop_sizes", self.sizes),
+                             ("pop_fitness", self.fitness), ("pop_births", self.births)):
+            target[...] = arrays[name]
+        import_entries(self.fec, arrays)
+
 
 class PythonRunner:
     """Births in the Python reference loop (same results, about 100x slower)."""
@@ -153,6 +175,11 @@ class PythonRunner:
         """Population fitness by slot."""
         return self.engine.fitness
 
+    @property
+    def births(self) -> np.ndarray:
+        """Birth number of each slot's program."""
+        return self.engine.births
+
     def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
             restart: int) -> tuple[BirthBatch, int]:
         """Up to ``n_max`` births, one Python step each."""
@@ -161,6 +188,24 @@ class PythonRunner:
     def program(self, slot: int) -> Program:
         """The program in population slot ``slot``."""
         return self.engine.genomes[slot]
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Population and FEC as arrays (layout-free, for snapshots)."""
+        empty = self.spec.empty()
+        progs = [g if g is not None else empty for g in self.engine.genomes]
+        return {"pop_ins": np.stack([g.ins for g in progs]), "pop_data": np.stack([g.data for g in progs]),
+                "pop_sizes": np.stack([g.sizes for g in progs]), "pop_fitness": self.engine.fitness,
+                "pop_births": self.engine.births, **lru_entries(self.evaluate.cache)}
+
+    def import_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`export_state` output after :meth:`start`."""
+        e = self.engine
+        e.fitness[:] = arrays["pop_fitness"]
+        e.births[:] = arrays["pop_births"]
+        e.genomes = [Program(arrays["pop_ins"][k].copy(), arrays["pop_data"][k].copy(),
+                             arrays["pop_sizes"][k].copy()) if e.births[k] >= 0 else None
+                     for k in range(e.P)]
+        lru_from_entries(self.evaluate.cache, arrays)
 
 
 @dataclass(frozen=True)
@@ -227,17 +272,23 @@ class SearchState:
 
 
 class ProgramSearch:
-    """Runs the protocol for a config; ``tasks`` replaces generated search tasks (user data)."""
+    """Runs the protocol for a config; ``tasks`` replaces generated search tasks (user data).
+
+    With a ``recorder`` (see :func:`zeroevo.runs.start_run` / :func:`zeroevo.runs.resume_run`)
+    births go to a run directory's log and the state is snapshotted at chunk boundaries.
+    """
 
     def __init__(self, config: Config, tasks: TaskSet | None = None,
                  select_tasks: TaskSet | None = None, final_tasks: TaskSet | None = None,
                  sink: BirthSink | None = None,
-                 progress: Callable[[Progress], None] | None = None) -> None:
+                 progress: Callable[[Progress], None] | None = None,
+                 recorder: "Recorder | None" = None) -> None:
         self.config = config
         self.spec = program_spec(config)
         self.user_tasks = (tasks, select_tasks or tasks, final_tasks or select_tasks or tasks)
         self.sink = sink
         self.progress = progress
+        self.recorder = recorder
         runner_cls = ChunkRunner if config.run.engine == "chunk" else PythonRunner
         self.runner: Runner = runner_cls(config, self.spec)
         self.state = SearchState()
@@ -251,23 +302,31 @@ class ProgramSearch:
         spec: TaskSpec = (self.config.search_tasks, self.config.select_tasks, self.config.final_tasks)[which]
         if which < 2 and not spec.data_seeds:
             spec = spec.with_seeds(int(key_of(self.config.run.seed, PURPOSE_RESTART, restart, which)))
-        if spec.features != self.spec.features:
-            from zeroevo.errors import ConfigError
-            raise ConfigError(f"tasks.features = {spec.features} differs from program.features = "
-                              f"{self.spec.features}; they must be equal")
         return generate(spec)
 
+    def _candidate(self) -> tuple[Program, float, float, int]:
+        """The population's best (first best slot, as the reference) with its select fitness."""
+        slot = int(np.argmax(self.runner.fitness))
+        program = self.runner.program(slot)
+        fit = full_fitness(self.config, self.spec, program, self.tasks_for(1, self.state.restart))
+        return program, fit, float(self.runner.fitness[slot]), int(self.runner.births[slot])
+
     def _select(self) -> None:
+        """End of a restart: the population's best meets the select tasks."""
         s = self.state
-        slot = int(np.argmax(self.runner.fitness))  # first best slot, as the reference
-        candidate = self.runner.program(slot)
-        fit = full_fitness(self.config, self.spec, candidate, self.tasks_for(1, s.restart))
+        program, fit, search_fit, birth = self._candidate()
         if fit >= s.best_select:
-            s.best_select, s.best_program = fit, candidate
-            s.best_search = float(self.runner.fitness[slot])
+            s.best_select, s.best_program, s.best_search = fit, program, search_fit
         s.selected = True
         suff = self.config.run.sufficient_fitness
         s.solved = suff > 0 and s.best_select > suff
+        if self.recorder is not None:
+            from zeroevo.spaces.program.space import encode
+
+            entries = self.recorder.run_dir.best() + [{
+                "restart": s.restart, "birth": birth, "search_fitness": search_fit,
+                "select_fitness": fit, "kept": fit == s.best_select, "genome": encode(program)}]
+            self.recorder.run_dir.save_best(entries)
 
     def _limits_hit(self, wall0: float) -> bool:
         r, s = self.config.run, self.state
@@ -278,7 +337,7 @@ class ProgramSearch:
     def run(self) -> SearchResult:
         """Search until solved or a limit; then measure the kept program on the final tasks."""
         cfg, s = self.config, self.state
-        wall0, cpu0 = time.time(), time.process_time()
+        wall0, cpu0, births0 = time.time(), time.process_time(), s.birth
         if not self.started:
             self.runner.start(self.tasks_for(0, s.restart))
             self.started = True
@@ -294,9 +353,10 @@ class ProgramSearch:
             s.local += len(batch)
             s.evaluations += len(batch) * self.runner.num_tasks if cfg.evaluation.fec else 0
             s.hits += int(batch.fec_hits.sum())
-            if self.sink is not None and len(batch):
-                self.sink.append(batch)
-            self._report(wall0)
+            for sink in (self.sink, self.recorder):
+                if sink is not None and len(batch):
+                    sink.append(batch)
+            self._report(wall0, births0)
             if len(batch) < n:  # the restart's budget is spent
                 self._select()
                 if s.solved or (cfg.run.max_restarts and s.restart + 1 >= cfg.run.max_restarts):
@@ -305,11 +365,36 @@ class ProgramSearch:
                 s.local = s.steps = 0
                 s.selected = False
                 self.runner.start(self.tasks_for(0, s.restart))
-        if not s.selected and s.local > 0:
-            self._select()
+            if self.recorder is not None and self.recorder.due(s.birth):
+                self.snapshot()
+        if self.recorder is not None:
+            self.snapshot()
+            self.recorder.close()
         return self._result(time.process_time() - cpu0, time.time() - wall0)
 
-    def _report(self, wall0: float) -> None:
+    # ---- snapshots ----------------------------------------------------------------------
+    def snapshot(self) -> None:
+        """Write the current state to the run directory (at a chunk boundary)."""
+        s = self.state
+        arrays = dict(self.runner.export_state())
+        if s.best_program is not None:
+            arrays.update(best_ins=s.best_program.ins, best_data=s.best_program.data,
+                          best_sizes=s.best_program.sizes)
+        scalars = {k: v for k, v in s.__dict__.items() if k != "best_program"}
+        self.recorder.snapshot(s.birth, arrays, {"search": scalars})
+
+    def load_snapshot(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Continue from a snapshot written by :meth:`snapshot`."""
+        s = self.state
+        for key, value in meta["search"].items():
+            setattr(s, key, value)
+        if "best_ins" in arrays:
+            s.best_program = Program(arrays["best_ins"], arrays["best_data"], arrays["best_sizes"])
+        self.runner.start(self.tasks_for(0, s.restart))
+        self.runner.import_state(arrays)
+        self.started = True
+
+    def _report(self, wall0: float, births0: int) -> None:
         if self.progress is None:
             return
         s = self.state
@@ -317,7 +402,8 @@ class ProgramSearch:
         fit = fit[np.isfinite(fit)]
         wall = time.time() - wall0
         self.progress(Progress(
-            births=s.birth, restart=s.restart, births_per_second=s.birth / wall if wall > 0 else 0.0,
+            births=s.birth, restart=s.restart,
+            births_per_second=(s.birth - births0) / wall if wall > 0 else 0.0,
             fec_hit_rate=s.hits / s.evaluations if s.evaluations else 0.0,
             best_fitness=float(fit.max()) if len(fit) else 0.0,
             mean_fitness=float(fit.mean()) if len(fit) else 0.0,
@@ -325,11 +411,20 @@ class ProgramSearch:
 
     def _result(self, cpu: float, wall: float) -> SearchResult:
         s = self.state
-        program = s.best_program if s.best_program is not None else self.runner.program(0)
+        program, select, search, solved = s.best_program, s.best_select, s.best_search, s.solved
+        if not s.selected and s.local > 0:
+            # Stopped inside a restart: its current best competes too, without touching the
+            # saved state (a resumed run must continue exactly like a straight one).
+            cand, fit, search_fit, _ = self._candidate()
+            if fit >= select:
+                program, select, search = cand, fit, search_fit
+                suff = self.config.run.sufficient_fitness
+                solved = suff > 0 and select > suff
+        program = program if program is not None else self.runner.program(0)
         final = full_fitness(self.config, self.spec, program, self.tasks_for(2, s.restart))
         return SearchResult(
-            births=s.birth, restarts=s.restart + 1, solved=s.solved, search_fitness=s.best_search,
-            select_fitness=max(s.best_select, 0.0), final_fitness=final,
+            births=s.birth, restarts=s.restart + 1, solved=solved, search_fitness=search,
+            select_fitness=max(select, 0.0), final_fitness=final,
             fec_hit_rate=s.hits / s.evaluations if s.evaluations else 0.0,
             cpu_seconds=cpu, wall_seconds=wall, program=program,
             text=render(program, self.spec.features))
