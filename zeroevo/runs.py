@@ -58,8 +58,9 @@ def resume_run(path: str | Path, config: Config | None = None, force: bool = Fal
     if changes:
         stored = stored.replace("run", **changes)
     snap = run_dir.latest_snapshot()
-    recorder = Recorder.resume(run_dir, list(MUTATIONS), stored.run.snapshot_every, snap[1] if snap else None)
-    search = ProgramSearch(stored, progress=progress, recorder=recorder)
+    search = ProgramSearch(stored, progress=progress)
     if snap is not None:
-        search.load_snapshot(*snap)
+        search.load_snapshot(*snap)  # refuses an incompatible snapshot before anything changes
+    search.recorder = Recorder.resume(run_dir, list(MUTATIONS), stored.run.snapshot_every,
+                                      snap[1] if snap else None)
     return search

@@ -149,6 +149,10 @@ class ChunkRunner:
         """Restore :meth:`export_state` output after :meth:`start`."""
         for name, target in (("pop_ins", self.ins), ("pop_data", self.data), ("pop_sizes", self.sizes),
                              ("pop_fitness", self.fitness), ("pop_births", self.births)):
+            if arrays[name].shape != target.shape:
+                from zeroevo.errors import RunDirError
+                raise RunDirError(f"the snapshot's {name} has shape {arrays[name].shape} but this config "
+                                  f"needs {target.shape}: population or program sizes changed")
             target[...] = arrays[name]
         import_entries(self.fec, arrays)
 
