@@ -54,14 +54,18 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
 
-    def __call__(self, p) -> None:  # noqa: ANN001 - zeroevo.search.Progress
+    def __call__(self, p) -> None:  # noqa: ANN001 - search.Progress or neural_search.NeuralProgress
         now = time.time()
         if self.quiet or now - self.last < (0.5 if self.tty else 10.0):
             return
         self.last = now
-        line = (f"births {p.births:>11,}  restart {p.restart:>3}  {p.births_per_second:>9,.0f}/s  "
-                f"FEC hits {p.fec_hit_rate:6.1%}  best {p.best_fitness:.6f}  mean {p.mean_fitness:.4f}  "
-                f"select {p.best_select:.6f}")
+        if hasattr(p, "births_per_minute"):
+            line = (f"births {p.births:>6,}  {p.births_per_minute:6.1f}/min  best {p.best_fitness:.4f}  "
+                    f"mean {p.mean_fitness:.4f}  failed {p.failed}")
+        else:
+            line = (f"births {p.births:>11,}  restart {p.restart:>3}  {p.births_per_second:>9,.0f}/s  "
+                    f"FEC hits {p.fec_hit_rate:6.1%}  best {p.best_fitness:.6f}  mean {p.mean_fitness:.4f}  "
+                    f"select {p.best_select:.6f}")
         click.echo(("\r" + line) if self.tty else line, err=True, nl=not self.tty)
 
     def close(self) -> None:
@@ -81,12 +85,19 @@ class _Progress:
 @click.option("--engine", type=click.Choice(["chunk", "python"]), help="numba chunk loop or Python reference loop")
 @click.option("--out", type=click.Path(file_okay=False),
               help="run directory to record into (default: a new folder under runs/)")
+@click.option("--workers", type=click.IntRange(min=1), help="local worker processes (implies --backend process)")
+@click.option("--backend", type=click.Choice(["serial", "process", "dask"]), help="where evaluations run")
+@click.option("--scheduler", help="Dask scheduler address tcp://HOST:PORT (with --backend dask)")
+@click.option("--islands", type=click.IntRange(min=1), help="programs: independent populations")
+@click.option("--migrate-every", type=click.IntRange(min=1), help="programs: births per island between migrations")
+@click.option("--migrants", type=click.IntRange(min=0), help="programs: programs each island sends on")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object with the result on stdout")
 @click.option("--quiet", is_flag=True, help="no live progress")
 def evolve(preset: str | None, config_file: str | None, seed: int | None, max_births: int | None,
            max_seconds: float | None, no_fec: bool, engine: str | None, out: str | None,
-           as_json: bool, quiet: bool) -> None:
-    """Run an evolutionary search, record it in a run directory and print the best program."""
+           workers: int | None, backend: str | None, scheduler: str | None, islands: int | None,
+           migrate_every: int | None, migrants: int | None, as_json: bool, quiet: bool) -> None:
+    """Run an evolutionary search, record it in a run directory and print the best found."""
     from zeroevo.runs import start_run
 
     cfg = _load_config(preset, config_file)
@@ -95,7 +106,20 @@ def evolve(preset: str | None, config_file: str | None, seed: int | None, max_bi
     if run_changes:
         cfg = cfg.replace("run", **run_changes)
     if no_fec:
+        if cfg.kind != "program":
+            raise click.UsageError("--no-fec applies to program searches only")
         cfg = cfg.replace("evaluation", fec=False)
+    if workers is not None and backend is None:
+        backend = "process" if workers > 1 else cfg.dispatch.backend
+    if scheduler is not None and backend is None:
+        backend = "dask"
+    dispatch = {k: v for k, v in (("workers", workers), ("backend", backend), ("scheduler", scheduler),
+                                  ("islands", islands), ("migrate_every", migrate_every),
+                                  ("migrants", migrants)) if v is not None}
+    if cfg.kind == "neural" and "workers" in dispatch:
+        dispatch["lag"] = max(cfg.dispatch.lag, dispatch["workers"])
+    if dispatch:
+        cfg = cfg.replace("dispatch", **dispatch)
     progress = _Progress(quiet or as_json and not sys.stderr.isatty())
     search, run_dir = start_run(cfg, out, progress)
     if not quiet:
@@ -133,6 +157,12 @@ def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001
         click.echo(json.dumps(result.to_json()))
         return
     click.echo(result.text)
+    if not hasattr(result, "select_fitness"):  # a neural search
+        test = "" if result.test_accuracy is None else f"  test accuracy {result.test_accuracy:.4f}"
+        click.echo(f"\nbirths {result.births:,}  best birth {result.best_birth}  validation accuracy "
+                   f"{result.best_fitness:.4f}{test}  failed {result.failed}  stopped at hurdles "
+                   f"{result.stopped}  wall {result.wall_seconds:.1f} s")
+        return
     click.echo(f"\nbirths {result.births:,}  restarts {result.restarts}  solved {result.solved}  "
                f"FEC hit rate {result.fec_hit_rate:.1%}  CPU {result.cpu_seconds:.1f} s  "
                f"wall {result.wall_seconds:.1f} s")

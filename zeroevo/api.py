@@ -17,7 +17,7 @@ from zeroevo.births import BirthBatch, ListSink
 from zeroevo.engine import Engine
 from zeroevo.protocols import EvalRequest, EvalResult
 from zeroevo.registry import make_evaluator, make_space
-from zeroevo.rng import PURPOSE_TRAIN, key_of
+from zeroevo.rng import train_seed
 
 
 def evolve(preset: str = "demo", seed: int = 1, tasks: Any = None, progress: Callable | None = None,
@@ -71,8 +71,7 @@ def evolve_space(space: str, evaluator: str, space_config: dict | None = None,
     best: list = [None, -np.inf, None]
 
     def evaluate(genome: Any, birth: int) -> EvalResult:
-        request = EvalRequest(space, live_space.encode(genome), int(key_of(seed, PURPOSE_TRAIN, birth)) >> 1,
-                              birth)
+        request = EvalRequest(space, live_space.encode(genome), train_seed(seed, birth), birth)
         result = live_eval.evaluate(request)
         if result.fitness > best[1]:
             best[:] = [genome, result.fitness, result]

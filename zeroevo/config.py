@@ -115,7 +115,53 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
-class Config:
+class DispatchConfig:
+    """Where evaluations run: this process, local worker processes, or a Dask cluster."""
+
+    backend: str = doc("'serial', 'process' (local workers) or 'dask'", "serial")
+    workers: int = doc("worker processes (process backend; local Dask cluster size)", 1)
+    scheduler: str = doc("Dask scheduler address tcp://HOST:PORT ('' = start a local cluster)", "")
+    lag: int = doc("neural runs: birth t is proposed once birth t-lag is committed (>= workers)", 1)
+    islands: int = doc("programs: independent populations (0 = one population, no islands)", 0)
+    migrate_every: int = doc("programs: births per island between migrations", 50000)
+    migrants: int = doc("programs: best programs each island sends to the next one", 5)
+
+    def __post_init__(self) -> None:
+        _check(self.backend in ("serial", "process", "dask"), "dispatch.backend", self.backend,
+               "'serial', 'process' or 'dask'")
+        _check(1 <= self.workers <= 4096, "dispatch.workers", self.workers, "1..4096")
+        _check(self.lag >= 1, "dispatch.lag", self.lag, ">= 1")
+        _check(self.islands >= 0, "dispatch.islands", self.islands, ">= 0")
+        _check(self.migrate_every >= 1, "dispatch.migrate_every", self.migrate_every, ">= 1")
+        _check(self.migrants >= 0, "dispatch.migrants", self.migrants, ">= 0")
+        _check(self.scheduler == "" or self.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")),
+               "dispatch.scheduler", self.scheduler, "'' or an address like tcp://127.0.0.1:8786")
+
+
+class ConfigBase:
+    """What every config kind shares: plain-data form, hash and validated copies."""
+
+    kind = "program"
+
+    def to_dict(self) -> dict:
+        """Plain nested data (TOML/JSON-able; None values dropped), with the config kind."""
+        return {"kind": self.kind, **_drop_none(dataclasses.asdict(self))}
+
+    def digest(self) -> str:
+        """A short stable hash of everything but the run section's stop limits and seed."""
+        data = self.to_dict()
+        for key in ("seed", "max_births", "max_seconds", "max_restarts", "max_train_steps"):
+            data["run"].pop(key, None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def replace(self, section: str, **changes: Any) -> Any:
+        """A copy with some fields of one section changed (validated again)."""
+        data = self.to_dict()
+        return from_dict({**data, section: {**data[section], **changes}})
+
+
+@dataclass(frozen=True)
+class Config(ConfigBase):
     """A whole program-search run: every section, as loaded and validated."""
 
     run: RunConfig = field(default_factory=RunConfig)
@@ -126,6 +172,7 @@ class Config:
     select_tasks: TaskSpec = field(default_factory=lambda: TaskSpec(num_tasks=100, num_train=1000))
     final_tasks: TaskSpec = field(default_factory=lambda: TaskSpec(
         num_tasks=100, num_train=1000, data_seeds=(1000000,), param_seeds=(2000000,)))
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     preset: str = ""
 
     def __post_init__(self) -> None:
@@ -145,23 +192,8 @@ class Config:
             init_sizes=tuple(p.init_sizes), min_sizes=tuple(p.min_sizes), max_sizes=tuple(p.max_sizes),
             mutations=tuple(e.mutations), mutate_prob=e.mutate_prob)
 
-    def to_dict(self) -> dict:
-        """Plain nested data (TOML/JSON-able; None values dropped)."""
-        return _drop_none(dataclasses.asdict(self))
-
-    def digest(self) -> str:
-        """A short stable hash of everything but the run section's stop limits and seed."""
-        data = self.to_dict()
-        for key in ("seed", "max_births", "max_seconds", "max_restarts", "max_train_steps"):
-            data["run"].pop(key, None)
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-    def replace(self, section: str, **changes: Any) -> "Config":
-        """A copy with some fields of one section changed (validated again)."""
-        return from_dict({**self.to_dict(), section: {**self.to_dict()[section], **changes}})
-
-
 SECTIONS = {f.name: f for f in fields(Config) if f.name != "preset"}
+KINDS = ("program", "neural")
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
@@ -196,6 +228,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is str:
         _check(isinstance(value, str), where, value, "a string")
         return value
+    if hint is dict or origin is dict:
+        _check(isinstance(value, dict), where, value, "a table")
+        return dict(value)
     if hint is list or origin in (list, tuple):
         _check(isinstance(value, (list, tuple)), where, value, "a list")
         args = typing.get_args(hint)
@@ -224,19 +259,33 @@ def _build(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(msg if msg.startswith(where) or "." in msg.split(" ")[0] else f"{where}: {msg}") from None
 
 
-def from_dict(data: dict, preset: str = "") -> Config:
-    """A validated config from nested plain data (as read from TOML)."""
+def from_dict(data: dict, preset: str = "") -> Any:
+    """A validated config from nested plain data (as read from TOML).
+
+    ``kind = "neural"`` gives a :class:`zeroevo.neural_config.NeuralConfig`; otherwise a
+    program :class:`Config`.
+    """
     if not isinstance(data, dict):
         raise ConfigError("a config must be a table of sections")
     data = dict(data)
     preset = data.pop("preset", preset) or preset
-    unknown = [k for k in data if k not in SECTIONS]
+    kind = data.pop("kind", "program")
+    _check(kind in KINDS, "kind", kind, "'program' or 'neural'")
+    if kind == "neural":
+        from zeroevo.neural_config import NeuralConfig as cls
+    else:
+        cls = Config
+    return build_config(cls, data, preset)
+
+
+def build_config(cls: type, data: dict, preset: str) -> Any:
+    """Build config class ``cls`` (dataclass of section dataclasses) from plain data."""
+    hints = typing.get_type_hints(cls)
+    sections = [f.name for f in fields(cls) if f.name != "preset"]
+    unknown = [k for k in data if k not in sections]
     if unknown:
-        raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(SECTIONS)}")
-    sections = {name: _build(SECTIONS[name].type if isinstance(SECTIONS[name].type, type)
-                             else typing.get_type_hints(Config)[name], value, name)
-                for name, value in data.items()}
-    return Config(**sections, preset=preset)
+        raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(sections)}")
+    return cls(**{name: _build(hints[name], value, name) for name, value in data.items()}, preset=preset)
 
 
 def load(path: str | Path, base: dict | None = None,
@@ -275,17 +324,21 @@ def _toml_value(v: Any) -> str:
         return json.dumps(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(v)
 
 
 def to_toml(config: Config, title: str = "") -> str:
     """The config as commented TOML (every field, with its doc line)."""
     out = [f"# {line}" for line in title.splitlines()] if title else []
-    hints = typing.get_type_hints(Config)
+    hints = typing.get_type_hints(type(config))
     data = config.to_dict()
+    if config.kind != "program":
+        out.append(f"kind = {json.dumps(config.kind)}")
     if config.preset:
         out.append(f"preset = {json.dumps(config.preset)}")
-    for name in SECTIONS:
+    for name in [f.name for f in fields(type(config)) if f.name != "preset"]:
         cls = hints[name]
         out.append("")
         out.append(f"[{name}]  # {(cls.__doc__ or '').strip().splitlines()[0]}")
@@ -293,7 +346,7 @@ def to_toml(config: Config, title: str = "") -> str:
             if not f.init or f.name not in data[name]:
                 continue
             line = f"{f.name} = {_toml_value(data[name][f.name])}"
-            text = f.metadata.get("doc") or TASK_DOCS.get(f.name, "")
+            text = f.metadata.get("doc") or (TASK_DOCS.get(f.name, "") if cls is TaskSpec else "")
             out.append(f"{line:<44} # {text}" if text else line)
     return "\n".join(out) + "\n"
 

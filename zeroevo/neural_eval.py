@@ -133,6 +133,7 @@ class NeuralEvaluator:
             metrics=dict(outcome.metrics),
             steps=int(outcome.metrics.get("epochs_done", 0)),
             reason=outcome.reason,
+            state=state_to_bytes(outcome.state) if request.keep_state and outcome.state else None,
         )
 
 

@@ -98,6 +98,35 @@ PRESETS: dict[str, tuple[str, dict]] = {
             "run": {"sufficient_fitness": 0.0},
         },
     ),
+    "fashion-layers": (
+        "Layer-sequence architectures (conv/pool/dense with skips) on Fashion-MNIST, a small CPU proxy.",
+        {
+            "kind": "neural",
+            "run": {"max_births": 60, "snapshot_every": 5, "sufficient_fitness": 0.0},
+            "evolution": {"population": 12, "tournament": 4},
+            "space": {"name": "layers", "options": {"max_layers": 8}},
+            "data": {"dataset": "fashion_mnist"},
+            "fidelity": {"epochs": 2, "train_subset": 2048, "valid_subset": 1024, "batch_size": 64,
+                         "lr": 0.05},
+            "limits": {"max_params": 2_000_000, "max_seconds": 120.0},
+            "evaluation": {"final_epochs": 0},
+        },
+    ),
+    "fashion-nasnet": (
+        "NASNet normal + reduction cells mutated as in AmoebaNet, on Fashion-MNIST, a small CPU proxy.",
+        {
+            "kind": "neural",
+            "run": {"max_births": 40, "snapshot_every": 5, "sufficient_fitness": 0.0},
+            "evolution": {"population": 10, "tournament": 3},
+            "space": {"name": "nasnet", "options": {"blocks": 5, "cells_per_stack": 1, "stacks": 2,
+                                                     "filters": 8}},
+            "data": {"dataset": "fashion_mnist"},
+            "fidelity": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 64,
+                         "lr": 0.05},
+            "limits": {"max_params": 2_000_000, "max_seconds": 180.0},
+            "evaluation": {"final_epochs": 0},
+        },
+    ),
 }
 
 
@@ -122,5 +151,5 @@ def describe(name: str) -> str:
 
 
 def load_preset(name: str) -> Config:
-    """The validated config of preset ``name``."""
+    """The validated config of preset ``name`` (a program ``Config`` or a ``NeuralConfig``)."""
     return from_dict(preset_data(name))

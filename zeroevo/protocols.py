@@ -56,7 +56,8 @@ class EvalRequest:
     birth: int = 0
     budget: dict = field(default_factory=dict)
     hurdles: tuple[float, ...] = ()
-    parent_state: bytes | None = None  # inherited weights (safetensors-like raw bytes), optional
+    parent_state: bytes | None = None  # weights to inherit (npz bytes, see neural_eval), optional
+    keep_state: bool = False  # return the trained weights in EvalResult.state
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class EvalResult:
     metrics: dict = field(default_factory=dict)
     steps: int = 0
     reason: str = ""
+    state: bytes | None = None  # trained weights (npz bytes) when the caller asked to keep them
 
 
 @runtime_checkable

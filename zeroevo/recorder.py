@@ -21,9 +21,10 @@ class Recorder:
     """Appends births to the log and snapshots every ``snapshot_every`` births."""
 
     def __init__(self, run_dir: RunDir, mutations: list[str], snapshot_every: int,
-                 segment: int = 0, pending: pa.Table | None = None, wall_offset: float = 0.0) -> None:
+                 segment: int = 0, pending: pa.Table | None = None, wall_offset: float = 0.0,
+                 extra: list[pa.Field] = ()) -> None:
         self.run_dir = run_dir
-        self.writer = LogWriter(run_dir.log_dir, schema(mutations), segment)
+        self.writer = LogWriter(run_dir.log_dir, schema(mutations, extra), segment)
         self.snapshot_every = snapshot_every
         self.pending = pending
         self.checked = 0
@@ -34,24 +35,24 @@ class Recorder:
 
     @staticmethod
     def resume(run_dir: RunDir, mutations: list[str], snapshot_every: int,
-               state: dict[str, Any] | None) -> "Recorder":
+               state: dict[str, Any] | None, extra: list[pa.Field] = ()) -> "Recorder":
         """A recorder continuing from ``state`` (a snapshot's metadata; None: from scratch)."""
         segment = int(state["log_segment"]) if state else 0
         pending = rewind(run_dir.log_dir, segment)
         return Recorder(run_dir, mutations, snapshot_every, segment, pending,
-                        float(state["wall_seconds"]) if state else 0.0)
+                        float(state["wall_seconds"]) if state else 0.0, extra)
 
     def elapsed(self) -> float:
         """Wall seconds of the run so far, over all resumes."""
         return self.wall_offset + time.time() - self.started
 
-    def append(self, batch: BirthBatch) -> None:
+    def append(self, batch: BirthBatch, extra: dict[str, pa.Array] | None = None) -> None:
         """Log one batch (after checking it against rows logged before a crash)."""
         if self.pending is not None:
             self.checked += compare_rows(self.pending, self.checked, batch)
             if self.checked >= self.pending.num_rows:
                 self.pending = None
-        self.writer.append(batch, self.elapsed())
+        self.writer.append(batch, self.elapsed(), extra)
 
     def due(self, births: int) -> bool:
         """True when a snapshot is due after ``births`` births."""

@@ -59,9 +59,9 @@ def _load_builtins() -> None:
     import importlib
 
     for module in ("zeroevo.spaces.program.space", "zeroevo.spaces.layers", "zeroevo.spaces.nasnet",
-                   "zeroevo.neural_eval"):
+                   "zeroevo.neural_eval", "zeroevo.islands"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # a space not built yet, or torch missing
-            if exc.name is None or not exc.name.startswith(("zeroevo.spaces", "zeroevo.neural_eval", "torch")):
+            if exc.name is None or not exc.name.startswith(("zeroevo.spaces", "zeroevo.neural_eval", "zeroevo.islands", "torch")):
                 raise

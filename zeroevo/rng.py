@@ -116,3 +116,8 @@ def numpy_generator(root_seed: int, *components: int) -> np.random.Generator:
     """A numpy Generator keyed like :func:`stream`, for bulk data generation."""
     state = stream(root_seed, *components)
     return np.random.Generator(np.random.PCG64(int(next_u64(state))))
+
+
+def train_seed(root_seed: int, birth: int) -> int:
+    """The (non-negative, 63-bit) training seed of a birth, e.g. for torch generators."""
+    return int(key_of(root_seed, PURPOSE_TRAIN, birth)) >> 1

@@ -9,38 +9,62 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from zeroevo.config import Config, from_dict
+from zeroevo.config import from_dict
 from zeroevo.errors import RunDirError, ZeroevoError
 from zeroevo.recorder import Recorder
 from zeroevo.rundir import RunDir
-from zeroevo.search import ProgramSearch, Progress
+from zeroevo.search import ProgramSearch
 from zeroevo.spaces.program.genome import MUTATIONS
 
 
-def start_run(config: Config, out: str | Path | None = None,
-              progress: Callable[[Progress], None] | None = None) -> tuple[ProgramSearch, RunDir]:
+def _kind(config: Any) -> tuple[list[str], list]:
+    """Mutation names and extra log columns of a config's kind."""
+    if config.kind == "neural":
+        from zeroevo.neural_search import EXTRA_FIELDS, NEURAL_MUTATIONS
+
+        return list(NEURAL_MUTATIONS), EXTRA_FIELDS
+    return list(MUTATIONS), []
+
+
+def _search(config: Any, progress: Callable | None) -> Any:
+    if config.kind == "neural":
+        from zeroevo.neural_search import NeuralSearch
+
+        return NeuralSearch(config, progress=progress)
+    if config.dispatch.islands:
+        from zeroevo.islands import IslandSearch
+
+        return IslandSearch(config, progress=progress)
+    return ProgramSearch(config, progress=progress)
+
+
+def start_run(config: Any, out: str | Path | None = None,
+              progress: Callable | None = None) -> tuple[Any, RunDir]:
     """A new search recording into ``out`` (default: a new folder under ``runs/``)."""
     run_dir = RunDir(Path(out)) if out else RunDir.default(config.preset)
-    run_dir.create("program", config.to_dict(), config.digest(), config.run.seed, list(MUTATIONS))
-    recorder = Recorder(run_dir, list(MUTATIONS), config.run.snapshot_every)
-    return ProgramSearch(config, progress=progress, recorder=recorder), run_dir
+    mutations, extra = _kind(config)
+    search = _search(config, progress)  # builds (and checks) everything before the folder exists
+    run_dir.create(config.kind, config.to_dict(), config.digest(), config.run.seed, mutations)
+    search.recorder = Recorder(run_dir, mutations, config.run.snapshot_every, extra=extra)
+    return search, run_dir
 
 
-def load_config(run_dir: RunDir) -> Config:
+def load_config(run_dir: RunDir) -> Any:
     """The config stored in a run directory (checked)."""
     meta = run_dir.meta()
-    if meta["kind"] != "program":
-        raise RunDirError(f"{run_dir.path} holds a {meta['kind']!r} run; this command handles program runs")
     try:
-        return from_dict(meta["config"])
+        config = from_dict(meta["config"])
     except ZeroevoError as exc:
         raise RunDirError(f"{run_dir.meta_path} has an invalid config: {exc}") from None
+    if config.kind != meta["kind"]:
+        raise RunDirError(f"{run_dir.meta_path} says kind {meta['kind']!r} but holds a {config.kind!r} config")
+    return config
 
 
-def resume_run(path: str | Path, config: Config | None = None, force: bool = False,
-               progress: Callable[[Progress], None] | None = None, **run_changes: object) -> ProgramSearch:
+def resume_run(path: str | Path, config: Any = None, force: bool = False,
+               progress: Callable | None = None, **run_changes: object) -> Any:
     """Continue the run in ``path``; ``run_changes`` extend limits (``max_births=...``).
 
     A ``config`` that differs from the stored one (ignoring stop limits and seed) is refused
@@ -58,9 +82,10 @@ def resume_run(path: str | Path, config: Config | None = None, force: bool = Fal
     if changes:
         stored = stored.replace("run", **changes)
     snap = run_dir.latest_snapshot()
-    search = ProgramSearch(stored, progress=progress)
+    search = _search(stored, progress)
     if snap is not None:
         search.load_snapshot(*snap)  # refuses an incompatible snapshot before anything changes
-    search.recorder = Recorder.resume(run_dir, list(MUTATIONS), stored.run.snapshot_every,
-                                      snap[1] if snap else None)
+    mutations, extra = _kind(stored)
+    search.recorder = Recorder.resume(run_dir, mutations, stored.run.snapshot_every,
+                                      snap[1] if snap else None, extra)
     return search

@@ -424,6 +424,7 @@ def _run(model: nn.Module, split: _Split, fidelity: Fidelity, seed: int, limits:
         if epoch < len(hurdles) or last:
             accuracy = _batches_correct(model, x_valid, y_valid, fidelity.eval_batch_size, amp)
             metrics["val_accuracy"] = accuracy
+            metrics.setdefault("stage_accuracy", []).append(accuracy)
             metrics["train_seconds"] = time.perf_counter() - train_start
             if epoch < len(hurdles) and accuracy < hurdles[epoch]:
                 return TrainOutcome(accuracy, STATUS_STOPPED,
