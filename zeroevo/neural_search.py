@@ -108,17 +108,18 @@ class NeuralSearch:
         self.pending[t] = (proposal, request)
 
     def _fill(self, dispatcher: Any, limit: int) -> None:
+        # Birth t is proposed as soon as birth t - L is committed, even past the birth limit
+        # (such proposals wait, unsubmitted, in the snapshot): a run stopped and resumed
+        # must propose every birth from the same population state as a straight run.
         lag, P = self.config.dispatch.lag, self.config.evolution.population
-        for t in sorted(self.pending):  # proposals restored from a snapshot go out first
-            if t not in self.submitted:
+        t = max(self.pending, default=self.committed - 1) + 1
+        while t < self.committed + lag and (t < P or self.committed >= P):
+            self._propose(t)
+            t += 1
+        for t in sorted(self.pending):
+            if t < limit and t not in self.submitted:
                 dispatcher.submit(t, self.pending[t][1])
                 self.submitted.add(t)
-        t = max(self.pending, default=self.committed - 1) + 1
-        while t < min(self.committed + lag, limit) and (t < P or self.committed >= P):
-            self._propose(t)
-            dispatcher.submit(t, self.pending[t][1])
-            self.submitted.add(t)
-            t += 1
 
     # ---- committing -------------------------------------------------------------------
     def _commit(self, t: int, result: EvalResult, wall0: float) -> None:

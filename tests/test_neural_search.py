@@ -1,0 +1,81 @@
+"""Neural searches on the shared engine: determinism, lag, workers, resume, failures, hurdles."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+from zeroevo.birthlog import read_log
+from zeroevo.presets import load_preset
+from zeroevo.protocols import STATUS_FAILED, STATUS_STOPPED
+from zeroevo.runs import resume_run, start_run
+
+
+@pytest.fixture
+def tiny():
+    cfg = load_preset("fashion-layers")
+    cfg = cfg.replace("data", dataset="digits")
+    cfg = cfg.replace("fidelity", train_subset=256, valid_subset=128, epochs=2, batch_size=32, lr=0.1)
+    cfg = cfg.replace("space", options={"max_layers": 4})
+    cfg = cfg.replace("run", max_births=10, snapshot_every=3)
+    return cfg.replace("evolution", population=4, tournament=2)
+
+
+def _log(path):
+    log = read_log(path)
+    return {k: log.column(k).to_pylist() for k in log.column_names if k not in ("time",)}
+
+
+def _strip_timing(log):
+    out = dict(log)
+    out["metrics"] = [{k: v for k, v in json.loads(m).items() if "seconds" not in k} for m in log["metrics"]]
+    return out
+
+
+def test_same_seed_same_log_and_lag_is_what_matters(tmp_path, tiny):
+    start_run(tiny, tmp_path / "a")[0].run()
+    start_run(tiny, tmp_path / "b")[0].run()
+    assert _strip_timing(_log(tmp_path / "a")) == _strip_timing(_log(tmp_path / "b"))
+    lag2 = tiny.replace("dispatch", lag=2)
+    start_run(lag2, tmp_path / "serial")[0].run()
+    start_run(lag2.replace("dispatch", backend="process", workers=2), tmp_path / "proc")[0].run()
+    assert _strip_timing(_log(tmp_path / "serial")) == _strip_timing(_log(tmp_path / "proc"))
+    genomes = _log(tmp_path / "a")["genome"]
+    assert all(json.loads(g) for g in genomes)
+
+
+def test_neural_resume_equals_straight(tmp_path, tiny):
+    cfg = tiny.replace("dispatch", lag=2)
+    start_run(cfg, tmp_path / "straight")[0].run()
+    start_run(cfg.replace("run", max_births=5), tmp_path / "resumed")[0].run()
+    result = resume_run(tmp_path / "resumed", max_births=10).run()
+    assert _strip_timing(_log(tmp_path / "straight")) == _strip_timing(_log(tmp_path / "resumed"))
+    assert result.births == 10
+
+
+def test_failures_are_logged_not_fatal_and_hurdles_stop(tmp_path, tiny):
+    cfg = tiny.replace("limits", max_params=300).replace("evaluation", hurdles=True, hurdle_quantile=0.9)
+    result = start_run(cfg.replace("run", max_births=12), tmp_path / "r")[0].run()
+    log = _log(tmp_path / "r")
+    reasons = [json.loads(m)["reason"] for m in log["metrics"]]
+    assert result.births == 12
+    assert STATUS_FAILED in log["status"] and any("max_params" in r for r in reasons)
+    ok = tiny.replace("evaluation", hurdles=True, hurdle_quantile=1.0).replace("run", max_births=12)
+    start_run(ok, tmp_path / "h")[0].run()
+    assert STATUS_STOPPED in _log(tmp_path / "h")["status"]
+
+
+def test_random_search_baseline_and_cli(tmp_path, tiny):
+    rand = tiny.replace("evolution", algorithm="random")
+    start_run(rand, tmp_path / "rand")[0].run()
+    log = _log(tmp_path / "rand")
+    assert set(log["mutation"]) == {0, 1} and set(log["parent"]) == {-1}
+    toml = tmp_path / "n.toml"
+    toml.write_text('preset = "fashion-layers"\n[data]\ndataset = "digits"\n[fidelity]\ntrain_subset = 128\n'
+                    'valid_subset = 64\nepochs = 1\n[evolution]\npopulation = 3\ntournament = 2\n')
+    proc = run_cli("evolve", "--config", str(toml), "--max-births", "4", "--out", str(tmp_path / "cli"),
+                   "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["births"] == 4 and "head:" in out["program"] and 0 <= out["best_fitness"] <= 1
