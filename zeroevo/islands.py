@@ -10,7 +10,8 @@ step budget. The log is therefore the same for the same seed whatever the number
 workers or where they ran.
 
 Birth numbers interleave islands: island i's k-th birth is ``k * K + i``. The restart
-budget is checked at epoch boundaries (not generations), summed over islands.
+budget is checked at epoch boundaries (not generations), summed over islands, and a run
+stops at the first epoch boundary at or past ``max_births`` / ``max_seconds``.
 """
 from __future__ import annotations
 
@@ -179,10 +180,9 @@ class IslandSearch(ProgramSearch):
         max_steps = int(cfg.evolution.max_train_steps)
         try:
             while not s.solved and not self._limits_hit(wall0):
-                n = d.migrate_every
-                if cfg.run.max_births:
-                    n = min(n, max(1, (cfg.run.max_births - s.birth) // self.K))
-                batches = self._epoch(dispatcher, n)
+                # Always whole epochs: a run stops at the first epoch boundary at or past its
+                # limits, so stopping and resuming gives the straight run's log.
+                batches = self._epoch(dispatcher, d.migrate_every)
                 for batch in batches:
                     s.steps += int(batch.steps.sum())
                     s.total_steps += int(batch.steps.sum())
