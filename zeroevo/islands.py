@@ -26,7 +26,8 @@ from zeroevo.config import Config, from_dict
 from zeroevo.fec import FecArrays
 from zeroevo.protocols import STATUS_OK, EvalRequest, EvalResult
 from zeroevo.registry import register_evaluator
-from zeroevo.search import ChunkRunner, ProgramSearch, program_spec
+from zeroevo.runners import ChunkRunner
+from zeroevo.search import ProgramSearch, program_spec
 from zeroevo.spaces.program.genome import MUTATION_CODE, Program
 
 _FEC_FIELDS = ("table_key", "table_entry", "key", "fitness", "count", "prev", "next", "meta")

@@ -17,6 +17,7 @@ The optional train budget gives fitness 0 to a program whose static cost exceeds
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
@@ -26,6 +27,10 @@ from zeroevo.primitives.bytecode import compile_program
 from zeroevo.primitives.executor import run_lanes
 from zeroevo.primitives.ops import IN1_KIND, IN2_KIND, N_OPS, OPS, OUT_KIND
 from zeroevo.tasks import TaskSet
+
+if TYPE_CHECKING:
+    from zeroevo.config import Config
+    from zeroevo.spaces.program.genome import ProgramSpec
 
 # icfg fields
 USE_FEC, FEC_TRAIN, FEC_VALID, MEDIAN, ELIMINATE, NS, NV, NM = range(8)
@@ -188,6 +193,34 @@ def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tup
             task_fit[t] = fit[i]
             insert(fc[0], fc[1], fc[2], fc[3], fc[4], fc[5], fc[6], fc[7], keys[t], fit[i])
     return combine(task_fit, icfg[MEDIAN] != 0), total, hits
+
+
+def eval_arrays(config: "Config", spec: "ProgramSpec", use_fec: bool | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``icfg`` / ``fcfg`` arrays of :mod:`zeroevo.program_eval` for a config."""
+    ev = config.evaluation
+    fec = ev.fec if use_fec is None else use_fec
+    icfg = np.array([int(fec), ev.fec_train, ev.fec_valid, int(ev.combine == "median"),
+                     int(config.program.eliminate_dead_code), spec.scalars, spec.vectors,
+                     spec.matrices], dtype=np.int64)
+    base_setup = base_step = 0.0
+    if ev.train_budget > 0:
+        from zeroevo.spaces.program.initial import neural_net_program
+        from zeroevo.spaces.program.genome import ProgramSpec
+
+        base = neural_net_program(ProgramSpec(features=spec.features, scalars=4, vectors=8, matrices=2,
+                                              ops=(("SCALAR_CONST_SET", "MATRIX_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET"),
+                                                   ("MATRIX_VECTOR_PRODUCT", "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT",
+                                                    "VECTOR_INNER_PRODUCT"),
+                                                   ("SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_VECTOR_PRODUCT",
+                                                    "VECTOR_PRODUCT", "VECTOR_SUM", "VECTOR_OUTER_PRODUCT",
+                                                    "MATRIX_SUM")),
+                                              init_sizes=(3, 4, 8), max_sizes=(3, 4, 8)))
+        cost = op_costs(spec.features)
+        base_setup = float(sum(cost[op] for op in base.component(0)[0][:, 0]))
+        base_step = float(sum(cost[op] for c in (1, 2) for op in base.component(c)[0][:, 0]))
+    fcfg = np.array([ev.max_abs_error, ev.train_budget, base_setup, base_step])
+    return icfg, fcfg
 
 
 class PythonProgramEvaluator:
