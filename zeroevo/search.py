@@ -169,12 +169,16 @@ class ProgramSearch:
             self.runner.start(self.tasks_for(0, s.restart))
             self.started = True
         max_steps = int(cfg.evolution.max_train_steps)
+        rate = 1000.0  # births per second, measured per chunk
         while not s.solved and not self._limits_hit(wall0):
-            n = cfg.run.chunk if cfg.run.engine == "chunk" else min(cfg.run.chunk, 100)
+            # Chunks of about a second (at most run.chunk births): limits and progress stay
+            # responsive on slow presets. Chunking never changes the births themselves.
+            n = min(cfg.run.chunk, max(16, int(rate))) if cfg.run.engine == "chunk" else min(cfg.run.chunk, 100)
             if cfg.run.max_births:
                 n = min(n, cfg.run.max_births - s.birth)
-            before = s.steps
+            before, t_chunk = s.steps, time.perf_counter()
             batch, s.steps = self.runner.run(s.birth, s.local, n, s.steps, max_steps, s.restart)
+            rate = len(batch) / max(time.perf_counter() - t_chunk, 1e-6)
             s.total_steps += s.steps - before
             s.birth += len(batch)
             s.local += len(batch)
