@@ -1,0 +1,99 @@
+"""The demo preset against the C++ reference's figures (../shared/AUTOML_ZERO.md).
+
+Prints, FEC on and off:
+1. individuals per CPU-second (a fixed number of births per seed);
+2. CPU-seconds until select fitness > 0.9999, seeds 1..5 (median and range);
+3. the share of restarts that solve (select fitness > 0.9999) over N restarts.
+Each measurement is its own process, two at a time (this machine has 2 cores); CPU time is
+each process's own. The C++ reference on this kind of machine: 50-53k / 39-42k individuals
+per CPU-second, median 58 / 21 CPU-s to solution, 26% / 20% of restarts solve.
+
+    PYTHONPATH=. python benchmarks/demo_bench.py [--restarts 50] [--seeds 1 2 3 4 5] [--jobs 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+
+def rate(fec: bool, seed: int, births: int) -> float:
+    """Individuals per CPU-second over ``births`` births (sufficient fitness off)."""
+    from zeroevo.presets import load_preset
+    from zeroevo.search import ProgramSearch
+
+    cfg = load_preset("demo").replace("run", seed=seed, max_births=births, sufficient_fitness=0.0)
+    cfg = cfg.replace("evaluation", fec=fec)
+    search = ProgramSearch(cfg)
+    search.runner.start(search.tasks_for(0, 0))  # warm: load the kernels before timing
+    search.started = True
+    cpu = time.process_time()
+    result = search.run()
+    return result.births / (time.process_time() - cpu)
+
+
+def to_solution(fec: bool, seed: int) -> tuple[float, int, int]:
+    """CPU-seconds, births and restarts until select fitness > 0.9999."""
+    from zeroevo.presets import load_preset
+    from zeroevo.search import ProgramSearch
+
+    cfg = load_preset("demo").replace("run", seed=seed, max_seconds=1800.0)
+    cfg = cfg.replace("evaluation", fec=fec)
+    cpu = time.process_time()
+    result = ProgramSearch(cfg).run()
+    return (time.process_time() - cpu, result.births, result.restarts) if result.solved else (float("inf"), result.births, result.restarts)
+
+
+def restart_fitness(fec: bool, seed: int, restarts: int) -> list[float]:
+    """Select fitness of each of ``restarts`` restarts (no early stop)."""
+    from zeroevo.presets import load_preset
+    from zeroevo.runs import start_run
+
+    cfg = load_preset("demo").replace("run", seed=seed, max_restarts=restarts, sufficient_fitness=0.0,
+                                      snapshot_every=10_000_000)
+    cfg = cfg.replace("evaluation", fec=fec)
+    with tempfile.TemporaryDirectory() as tmp:
+        search, run_dir = start_run(cfg, f"{tmp}/run")
+        search.run()
+        return [entry["select_fitness"] for entry in json.loads((run_dir.path / "best.json").read_text())]
+
+
+def main() -> None:
+    """Run the three measurements and print them next to the reference."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--restarts", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--births", type=int, default=1_000_000)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["rate", "solution", "restarts"])
+    args = parser.parse_args()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        if "rate" not in args.skip:
+            for fec in (True, False):
+                rates = list(pool.map(rate, [fec] * len(args.seeds), args.seeds,
+                                      [args.births if fec else args.births // 3] * len(args.seeds)))
+                print(f"FEC {'on ' if fec else 'off'}: individuals per CPU-second "
+                      f"median {statistics.median(rates):,.0f} (range {min(rates):,.0f} - {max(rates):,.0f})"
+                      f"   C++ reference {'50-53k' if fec else '39-42k'}", flush=True)
+        if "solution" not in args.skip:
+            for fec in (True, False):
+                runs = list(pool.map(to_solution, [fec] * len(args.seeds), args.seeds))
+                cpu = [r[0] for r in runs]
+                print(f"FEC {'on ' if fec else 'off'}: CPU-seconds to select fitness > 0.9999, seeds "
+                      f"{args.seeds}: {', '.join(f'{c:.0f}' for c in cpu)}; median {statistics.median(cpu):.0f}"
+                      f"   C++ reference median {58 if fec else 21}", flush=True)
+        if "restarts" not in args.skip:
+            for fec in (True, False):
+                per_job = [args.restarts // args.jobs + (j < args.restarts % args.jobs) for j in range(args.jobs)]
+                fits = [f for chunk in pool.map(restart_fitness, [fec] * args.jobs, range(101, 101 + args.jobs),
+                                                per_job) for f in chunk]
+                solved = sum(f > 0.9999 for f in fits)
+                print(f"FEC {'on ' if fec else 'off'}: {solved}/{len(fits)} restarts solve "
+                      f"({solved / len(fits):.0%})   C++ reference {'26%' if fec else '20%'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
