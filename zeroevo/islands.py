@@ -183,35 +183,20 @@ class IslandSearch(ProgramSearch):
             while not s.solved and not self._limits_hit(wall0):
                 # Always whole epochs: a run stops at the first epoch boundary at or past its
                 # limits, so stopping and resuming gives the straight run's log.
-                batches = self._epoch(dispatcher, d.migrate_every)
-                for batch in batches:
-                    s.steps += int(batch.steps.sum())
-                    s.total_steps += int(batch.steps.sum())
-                    s.birth += len(batch)
-                    s.local += len(batch)
-                    s.evaluations += len(batch) * cfg.search_tasks.num_tasks if cfg.evaluation.fec else 0
-                    s.hits += int(batch.fec_hits.sum())
-                    for sink in (self.sink, self.recorder):
-                        if sink is not None and len(batch):
-                            sink.append(batch)
+                for batch in self._epoch(dispatcher, d.migrate_every):
+                    self._account(batch, cfg.search_tasks.num_tasks)
                 self._report(wall0, births0)
-                if s.steps >= max_steps:
-                    self._select()
-                    if s.solved or (cfg.run.max_restarts and s.restart + 1 >= cfg.run.max_restarts):
-                        break
-                    s.restart += 1
-                    s.local = s.steps = 0
-                    s.selected = False
-                    self.states = [None] * self.K
-                    self.in_restart = [0] * self.K
+                if s.steps >= max_steps and self._end_restart():
+                    break
                 if self.recorder is not None and self.recorder.due(s.birth):
                     self.snapshot()
         finally:
             dispatcher.close()
-        if self.recorder is not None:
-            self.snapshot()
-            self.recorder.close()
-        return self._result(time.process_time() - cpu0, time.time() - wall0)
+        return self._finish(cpu0, wall0)
+
+    def _fresh_population(self) -> None:
+        self.states = [None] * self.K
+        self.in_restart = [0] * self.K
 
     @property
     def _pop_fitness(self) -> np.ndarray:

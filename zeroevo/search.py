@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from zeroevo.births import BirthSink
+from zeroevo.births import BirthBatch, BirthSink
 from zeroevo.config import Config
 from zeroevo.program_eval import PythonProgramEvaluator, eval_arrays
 from zeroevo.rng import PURPOSE_RESTART, key_of
@@ -176,28 +176,48 @@ class ProgramSearch:
             n = min(cfg.run.chunk, max(16, int(rate))) if cfg.run.engine == "chunk" else min(cfg.run.chunk, 100)
             if cfg.run.max_births:
                 n = min(n, cfg.run.max_births - s.birth)
-            before, t_chunk = s.steps, time.perf_counter()
-            batch, s.steps = self.runner.run(s.birth, s.local, n, s.steps, max_steps, s.restart)
+            t_chunk = time.perf_counter()
+            batch, _ = self.runner.run(s.birth, s.local, n, s.steps, max_steps, s.restart)
             rate = len(batch) / max(time.perf_counter() - t_chunk, 1e-6)
-            s.total_steps += s.steps - before
-            s.birth += len(batch)
-            s.local += len(batch)
-            s.evaluations += len(batch) * self.runner.num_tasks if cfg.evaluation.fec else 0
-            s.hits += int(batch.fec_hits.sum())
-            for sink in (self.sink, self.recorder):
-                if sink is not None and len(batch):
-                    sink.append(batch)
+            self._account(batch, self.runner.num_tasks)
             self._report(wall0, births0)
-            if len(batch) < n:  # the restart's budget is spent
-                self._select()
-                if s.solved or (cfg.run.max_restarts and s.restart + 1 >= cfg.run.max_restarts):
-                    break
-                s.restart += 1
-                s.local = s.steps = 0
-                s.selected = False
-                self.runner.start(self.tasks_for(0, s.restart))
+            if len(batch) < n and self._end_restart():  # the restart's budget is spent
+                break
             if self.recorder is not None and self.recorder.due(s.birth):
                 self.snapshot()
+        return self._finish(cpu0, wall0)
+
+    def _account(self, batch: BirthBatch, num_tasks: int) -> None:
+        """Count a batch of births and hand it to the sinks."""
+        s = self.state
+        steps = int(batch.steps.sum())
+        s.steps += steps
+        s.total_steps += steps
+        s.birth += len(batch)
+        s.local += len(batch)
+        if self.config.evaluation.fec:
+            s.evaluations += len(batch) * num_tasks
+        s.hits += int(batch.fec_hits.sum())
+        for sink in (self.sink, self.recorder):
+            if sink is not None and len(batch):
+                sink.append(batch)
+
+    def _end_restart(self) -> bool:
+        """Select this restart's best; True when the search stops, else start the next restart."""
+        cfg, s = self.config, self.state
+        self._select()
+        if s.solved or (cfg.run.max_restarts and s.restart + 1 >= cfg.run.max_restarts):
+            return True
+        s.restart += 1
+        s.local = s.steps = 0
+        s.selected = False
+        self._fresh_population()
+        return False
+
+    def _fresh_population(self) -> None:
+        self.runner.start(self.tasks_for(0, self.state.restart))
+
+    def _finish(self, cpu0: float, wall0: float) -> SearchResult:
         if self.recorder is not None:
             self.snapshot()
             self.recorder.close()
