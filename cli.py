@@ -193,5 +193,9 @@ def presets_show(name: str) -> None:
                                    f"Run it with: zeroevo evolve --config FILE.toml"), nl=False)
 
 
+from zeroevo.analyze_cli import analyze  # noqa: E402 - the group is defined in its own module
+
+main.add_command(analyze)
+
 if __name__ == "__main__":
     main()
