@@ -74,6 +74,114 @@ def compile_program(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray,
     ``code`` must have room for ``sizes.sum()`` rows. Returns the number of rows written.
     With ``eliminate`` false every non-no-op instruction is kept.
     """
+    if ns + nv + nm <= 64:
+        return _compile_bits(ins, data, sizes, ns, nv, nm, eliminate, code, cdata, seg)
+    return _compile_arrays(ins, data, sizes, ns, nv, nm, eliminate, code, cdata, seg)
+
+
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, inline="always")
+def _bit(kind: int, address: int, ns: int, nv: int) -> np.uint64:
+    return _ONE << np.uint64(_slot(kind, address, ns, nv))
+
+
+@njit(cache=True, inline="always")
+def _needed(op: int, out: int, live: np.uint64, ns: int, nv: int) -> bool:
+    # Random-set ops are always kept: later random ops read the stream they advance.
+    return op != 0 and (op >= _FIRST_RANDOM_OP or (live & _bit(OUT_KIND[op], out, ns, nv)) != 0)
+
+
+@njit(cache=True, inline="always")
+def _transfer(op: int, in1: int, in2: int, out: int, live: np.uint64, ns: int,
+              nv: int) -> np.uint64:
+    # Live set before a kept instruction, given the live set after it.
+    if op != _VECTOR_CONST_SET and op != _MATRIX_CONST_SET:
+        live &= ~_bit(OUT_KIND[op], out, ns, nv)
+    if IN1_KIND[op] >= 0:
+        live |= _bit(IN1_KIND[op], in1, ns, nv)
+    if IN2_KIND[op] >= 0:
+        live |= _bit(IN2_KIND[op], in2, ns, nv)
+    return live
+
+
+@njit(cache=True)
+def _backward_bits(ins: np.ndarray, c: int, size: int, live: np.uint64, ns: int,
+                   nv: int) -> np.uint64:
+    for k in range(size - 1, -1, -1):
+        op = ins[c, k, 0]
+        if _needed(op, ins[c, k, 3], live, ns, nv):
+            live = _transfer(op, ins[c, k, 1], ins[c, k, 2], ins[c, k, 3], live, ns, nv)
+    return live
+
+
+@njit(cache=True)
+def _compile_bits(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, ns: int, nv: int,
+                  nm: int, eliminate: bool, code: np.ndarray, cdata: np.ndarray,
+                  seg: np.ndarray) -> int:
+    """:func:`compile_program` with live sets as bits of one uint64 (at most 64 addresses).
+
+    No allocation: each component's kept rows are first written backwards at the end of
+    its own stretch of ``code`` (rows ``sum(sizes[:c]) .. sum(sizes[:c+1])``), then moved
+    forward behind the rows already emitted.
+    """
+    n_slots = ns + nv + nm
+    harness = _ALL & ~(_ONE | (_ONE << np.uint64(ns)))  # clears s0 and v0
+    s1 = _ONE << np.uint64(1)
+    out_setup = np.uint64(0)
+    out_pred = np.uint64(0)
+    out_learn = np.uint64(0)
+    if eliminate:
+        in_pred = np.uint64(0)
+        for _ in range(n_slots + 2):
+            in_learn = _backward_bits(ins, 2, sizes[2], in_pred & harness, ns, nv)
+            out_pred = (in_learn & harness) | (in_pred & harness) | s1
+            new_in_pred = _backward_bits(ins, 1, sizes[1], out_pred, ns, nv)
+            if new_in_pred == in_pred:
+                break
+            in_pred = new_in_pred
+        in_learn = _backward_bits(ins, 2, sizes[2], in_pred & harness, ns, nv)
+        out_setup = in_pred & harness
+        out_pred = (in_learn & harness) | (in_pred & harness) | s1
+        out_learn = in_pred & harness
+    n = 0
+    base = 0
+    for c in range(3):
+        size = sizes[c]
+        end = base + size
+        pos = end
+        live = out_setup if c == 0 else (out_pred if c == 1 else out_learn)
+        for k in range(size - 1, -1, -1):
+            op = ins[c, k, 0]
+            if op == 0:
+                continue
+            if eliminate:
+                if not _needed(op, ins[c, k, 3], live, ns, nv):
+                    continue
+                live = _transfer(op, ins[c, k, 1], ins[c, k, 2], ins[c, k, 3], live, ns, nv)
+            pos -= 1
+            for j in range(4):
+                code[pos, j] = ins[c, k, j]
+            for j in range(3):
+                cdata[pos, j] = data[c, k, j]
+        for r in range(pos, end):
+            for j in range(4):
+                code[n, j] = code[r, j]
+            for j in range(3):
+                cdata[n, j] = cdata[r, j]
+            n += 1
+        seg[c] = n
+        base = end
+    return n
+
+
+@njit(cache=True)
+def _compile_arrays(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray,
+                    ns: int, nv: int, nm: int, eliminate: bool,
+                    code: np.ndarray, cdata: np.ndarray, seg: np.ndarray) -> int:
+    # The same liveness with boolean arrays, for more than 64 addresses.
     n_slots = ns + nv + nm
     keep = np.ones((3, ins.shape[1]), dtype=np.bool_)
     if eliminate:

@@ -8,6 +8,14 @@ runs on the validation examples (memory carries on: it is never wiped again). Th
 fitness is the best validation fitness over epochs; a failure in the first epoch gives 0,
 a later one ends training with the best so far. Train steps are counted, failing step
 included, exactly like the reference.
+
+Two harnesses share the interpreter: :func:`_lanes` runs one instruction across all tasks
+(task innermost; the FEC probe and FEC-off evaluation), and :func:`_one_lane` runs a single
+task with the interpreter specialised for one lane (no lane loops; the few cache misses of a
+birth run one after the other). Each is a state machine around a single ``execute`` site, so
+the interpreter is inlined once per harness and no call happens per instruction range. The
+rewrite of ``v0`` before ``learn`` is skipped when no instruction writes ``v0`` (validated
+genomes never do): it would store the values already there.
 """
 from __future__ import annotations
 
@@ -15,11 +23,17 @@ import math
 
 import numpy as np
 from numba import njit
+from numba import uint64 as U
 
-from zeroevo.primitives.interpreter import execute
+from zeroevo.primitives.interpreter import execute, layout, translate
+from zeroevo.primitives.ops import IN1_KIND, IN2_KIND
 from zeroevo.rng import seed_state
 
 _TWO_OVER_PI = 0.63661977236758138243
+
+# Up to this many lanes, tasks run one at a time on the one-lane interpreter: a lane loop
+# only pays for itself from about three lanes on.
+_MAX_SERIAL_LANES = 2
 
 
 @njit(cache=True, error_model="numpy")
@@ -30,7 +44,11 @@ def flip_and_squash(rmse: float) -> float:
     return 1.0 - _TWO_OVER_PI * math.atan(rmse)
 
 
-@njit(cache=True, error_model="numpy")
+# Harness phases: which instruction range ran last.
+_SETUP, _TRAIN_PREDICT, _TRAIN_LEARN, _VALID_PREDICT = 0, 1, 2, 3
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def run_lanes(code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, lanes: np.ndarray,
               x_train: np.ndarray, y_train: np.ndarray, order: np.ndarray,
               x_valid: np.ndarray, y_valid: np.ndarray, classify: np.ndarray,
@@ -45,115 +63,381 @@ def run_lanes(code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, lanes: np.nd
     still divided by the full validation size, as the reference's FEC probe does).
     Writes ``fitness[l]`` and ``steps[l]``. With ``record``, the first-epoch absolute errors
     go to ``train_err[l, :]`` / ``valid_err[l, :]`` and their counts to ``n_err[l, 0:2]``.
+
+    A thin wrapper, inlined into its callers: the arithmetic below turns constant
+    arguments (``record=True`` at a call site) into plain values, so the kernel behind it
+    is compiled once rather than once per constant.
+    """
+    if lanes.shape[0] <= _MAX_SERIAL_LANES:
+        _serial(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, classify,
+                exec_keys, n_train + 0, n_valid + 0, max_abs_error + 0.0, n_scalars + 0,
+                n_vectors + 0, n_matrices + 0, fitness, steps, record != False,  # noqa: E712
+                train_err, valid_err, n_err)
+    else:
+        _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, classify,
+               exec_keys, n_train + 0, n_valid + 0, max_abs_error + 0.0, n_scalars + 0,
+               n_vectors + 0, n_matrices + 0, fitness, steps, record != False,  # noqa: E712
+               train_err, valid_err, n_err)
+
+
+@njit(cache=True, error_model="numpy")
+def _serial(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, classify,
+            exec_keys, n_train, n_valid, max_abs_error, n_scalars, n_vectors, n_matrices,
+            fitness, steps, record, train_err, valid_err, n_err):
+    """Run ``lanes`` one after the other on the one-lane interpreter."""
+    F = x_train.shape[2]
+    n = seg[2]
+    # One lane's memory, program and random stream, reused lane after lane.
+    vb, mb, tv, tm, size = layout(n_scalars, n_vectors, n_matrices, F, 1)
+    words = np.empty(size + 4 * n + 1, dtype=np.int64)
+    mem = words.view(np.float64)
+    prog = words[size:size + 4 * n]
+    writes_v0 = translate(code, n, F, 1, vb, mb, prog)
+    rs = words[size + 4 * n:].view(np.uint64).reshape((1, 1))
+    for l in range(lanes.shape[0]):
+        t = lanes[l]
+        for j in range(tv):
+            mem[U(j)] = 0.0
+        seed_state(rs[0], exec_keys[t])
+        fitness[l], steps[l] = _one_lane(
+            prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, classify[t],
+            n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err, writes_v0,
+            mem, vb, tv, tm, rs)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _one_lane(prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, cls,
+              n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err,
+              writes_v0, mem, vb, tv, tm, rs):
+    """Run task ``t`` alone (result slot ``l``); memory arrives wiped. ``(fitness, steps)``."""
+    F = x_train.shape[2]
+    N = x_train.shape[1]
+    V = x_valid.shape[1]
+    cap_train = train_err.shape[1]
+    cap_valid = valid_err.shape[1]
+    n_steps = 0
+    n_rec_train = 0
+    n_rec_valid = 0
+    best = 0.0
+    loss = 0.0
+    vfail = False
+    remaining = min(n_train, N * order.shape[1])
+    epoch = 0
+    epoch_steps = 0
+    i = 0  # example index within the current phase
+    e = 0  # training example being run
+    phase = _SETUP
+    lo = 0
+    hi = seg[0]
+    while True:
+        execute(prog, cdata, lo, hi, F, 1, True, mem, tv, tm, rs)
+        # --- what the phase that just ran leaves to the harness ---
+        if phase == _TRAIN_PREDICT:
+            p = mem[1]
+            if cls:
+                p = 1.0 / (1.0 + math.exp(-p))
+                mem[1] = p
+            n_steps += 1
+            y = y_train[U(t), U(e)]
+            err = abs(y - p)
+            if not err <= max_abs_error:  # NaN fails this test too
+                break
+            if record and epoch == 0 and n_rec_train < cap_train:
+                train_err[l, n_rec_train] = err
+                n_rec_train += 1
+            if writes_v0:
+                for f in range(F):
+                    mem[U(vb + f)] = x_train[U(t), U(e), U(f)]
+            mem[0] = y
+            phase = _TRAIN_LEARN
+            lo = seg[1]
+            hi = seg[2]
+            continue
+        elif phase == _TRAIN_LEARN:
+            i += 1
+        elif phase == _VALID_PREDICT:
+            if not vfail:
+                y = y_valid[U(t), U(i)]
+                if cls:
+                    prob = 1.0 / (1.0 + math.exp(-mem[1]))
+                    if prob > 1.0 or prob < 0.0:
+                        err = math.inf
+                    else:
+                        err = 0.0 if (y > 0.5) == (prob > 0.5) else 1.0
+                else:
+                    err = abs(y - mem[1])
+                if not err <= max_abs_error:
+                    vfail = True
+                else:
+                    loss += err if cls else err * err
+                    if record and epoch == 0 and n_rec_valid < cap_valid:
+                        valid_err[l, n_rec_valid] = err
+                        n_rec_valid += 1
+            i += 1
+        else:  # _SETUP
+            if remaining <= 0:
+                break
+            epoch_steps = min(N, remaining)
+            i = 0
+        # --- choose the next phase ---
+        if phase != _VALID_PREDICT:
+            if i < epoch_steps:
+                e = order[U(t), U(epoch), U(i)]
+                for f in range(F):
+                    mem[U(vb + f)] = x_train[U(t), U(e), U(f)]
+                mem[0] = 0.0
+                phase = _TRAIN_PREDICT
+                lo = seg[0]
+                hi = seg[1]
+                continue
+            if n_valid > 0:  # training of this epoch is over: validate
+                loss = 0.0
+                vfail = False
+                i = 0
+                phase = _VALID_PREDICT
+        if phase == _VALID_PREDICT and i < n_valid:
+            for f in range(F):
+                mem[U(vb + f)] = x_valid[U(t), U(i), U(f)]
+            mem[0] = 0.0
+            lo = seg[0]
+            hi = seg[1]
+            continue
+        # --- the epoch is over ---
+        if phase == _VALID_PREDICT:
+            if vfail:
+                f_epoch = 0.0
+            elif cls:
+                f_epoch = 1.0 - loss / V
+            else:
+                f_epoch = flip_and_squash(math.sqrt(loss / V))
+            if f_epoch > best:
+                best = f_epoch
+        remaining -= N
+        epoch += 1
+        if remaining <= 0:
+            break
+        epoch_steps = min(N, remaining)
+        # Re-enter with an empty range, as if example -1's learn had just run.
+        phase = _TRAIN_LEARN
+        i = -1
+        lo = 0
+        hi = 0
+    if record:
+        n_err[l, 0] = n_rec_train
+        n_err[l, 1] = n_rec_valid
+    return best, n_steps
+
+
+@njit(cache=True, error_model="numpy")
+def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, classify,
+           exec_keys, n_train, n_valid, max_abs_error, n_scalars, n_vectors, n_matrices,
+           fitness, steps, record, train_err, valid_err, n_err):
+    """Run all ``lanes`` together, one instruction across every lane.
+
+    Active lanes advance in lockstep, so one counter gives every lane's train steps: a lane
+    that fails keeps the count at its failure. The harness loops touch only flat per-lane
+    rows (``s0``, ``s1``, ``v0``, labels) so they stay short.
     """
     L = lanes.shape[0]
     F = x_train.shape[2]
     N = x_train.shape[1]
     V = x_valid.shape[1]
-    n_epochs = order.shape[1]
-    s = np.zeros((n_scalars, L))
-    v = np.zeros((n_vectors, F, L))
-    m = np.zeros((n_matrices, F, F, L))
-    tv = np.empty((F, L))
-    tm = np.empty((F, F, L))
-    rs = np.empty((L, 1), dtype=np.uint64)
-    best = np.zeros(L)
-    done = np.zeros(L, dtype=np.bool_)
-    active = np.zeros(L, dtype=np.bool_)
-    vfail = np.zeros(L, dtype=np.bool_)
-    loss = np.zeros(L)
+    n = seg[2]
+    vb, mb, tv, tm, size = layout(n_scalars, n_vectors, n_matrices, F, L)
+    # One allocation, zeroed, seen as floats (memory and scratch, then per-lane best, loss
+    # and label) and as ints (the translated program, then per-lane task, live (active and
+    # not failed in validation) and done flags and feature row, then the random streams).
+    nf = size + 3 * L
+    words = np.zeros(nf + 4 * n + 5 * L, dtype=np.int64)
+    mem = words.view(np.float64)
+    best = size
+    loss = size + L
+    label = size + 2 * L
+    prog = words[nf:nf + 4 * n]
+    writes_v0 = translate(code, n, F, L, vb, mb, prog)
+    ibuf = words
+    tl = nf + 4 * n
+    live = tl + L
+    done = live + L
+    row = done + L  # per lane: where the example's features start in the flat task arrays
+    rs = words[row + L:].view(np.uint64).reshape((L, 1))
+    reads_s0 = False  # does predict read s0 (the label, 0 while predicting)?
+    for k in range(seg[0], seg[1]):
+        op = code[k, 0]
+        if (IN1_KIND[op] == 0 and code[k, 1] == 0) or (IN2_KIND[op] == 0 and code[k, 2] == 0):
+            reads_s0 = True
+    any_classify = False
     for l in range(L):
+        ibuf[tl + l] = lanes[l]
+        any_classify = any_classify or classify[lanes[l]]
         seed_state(rs[l], exec_keys[lanes[l]])
-        steps[l] = 0
         if record:
             n_err[l, 0] = 0
             n_err[l, 1] = 0
-    execute(code, cdata, 0, seg[0], s, v, m, rs, tv, tm)
+    cap_train = train_err.shape[1]
+    cap_valid = valid_err.shape[1]
+    xt = x_train.reshape(-1)
+    xv = x_valid.reshape(-1)
 
-    remaining = min(n_train, N * n_epochs)
+    remaining = min(n_train, N * order.shape[1])
     epoch = 0
     n_done = 0
-    while remaining > 0 and n_done < L:
-        n_active = 0
-        for l in range(L):
-            active[l] = not done[l]
-            n_active += active[l]
-        for i in range(min(N, remaining)):
-            if n_active == 0:
-                break
-            for l in range(L):
-                t = lanes[l]
-                e = order[t, epoch, i]
-                for f in range(F):
-                    v[0, f, l] = x_train[t, e, f]
-                s[0, l] = 0.0
-            execute(code, cdata, seg[0], seg[1], s, v, m, rs, tv, tm)
-            for l in range(L):
-                t = lanes[l]
-                if classify[t]:
-                    s[1, l] = 1.0 / (1.0 + math.exp(-s[1, l]))
-                if not active[l]:
-                    continue
-                steps[l] += 1
-                err = abs(y_train[t, order[t, epoch, i]] - s[1, l])
-                if not err <= max_abs_error:  # NaN fails this test too
-                    active[l] = False
-                    n_active -= 1
-                    done[l] = True
-                    n_done += 1
-                elif record and epoch == 0 and n_err[l, 0] < train_err.shape[1]:
-                    train_err[l, n_err[l, 0]] = err
-                    n_err[l, 0] += 1
-            for l in range(L):
-                t = lanes[l]
-                e = order[t, epoch, i]
-                for f in range(F):
-                    v[0, f, l] = x_train[t, e, f]
-                s[0, l] = y_train[t, e]
-            execute(code, cdata, seg[1], seg[2], s, v, m, rs, tv, tm)
-        if n_active > 0:
-            for l in range(L):
-                loss[l] = 0.0
-                vfail[l] = False
-            for i in range(n_valid):
+    n_active = 0
+    n_steps = 0  # train predicts run so far: the steps of every lane still active
+    i = 0  # example index within the current phase
+    epoch_steps = 0
+    phase = _SETUP
+    lo = 0
+    hi = seg[0]
+    while True:
+        execute(prog, cdata, lo, hi, F, L, False, mem, tv, tm, rs)
+        # --- what the phase that just ran leaves to the harness ---
+        if phase == _TRAIN_PREDICT:
+            n_steps += 1
+            if any_classify:
                 for l in range(L):
-                    t = lanes[l]
-                    for f in range(F):
-                        v[0, f, l] = x_valid[t, i, f]
-                    s[0, l] = 0.0
-                execute(code, cdata, seg[0], seg[1], s, v, m, rs, tv, tm)
+                    if classify[ibuf[U(tl + l)]]:
+                        mem[U(L + l)] = 1.0 / (1.0 + math.exp(-mem[U(L + l)]))
+            n_bad = 0
+            for l in range(L):
+                y = mem[U(label + l)]
+                mem[U(l)] = y
+                if not abs(y - mem[U(L + l)]) <= max_abs_error:  # NaN fails this test too
+                    n_bad += ibuf[U(live + l)]
+            if n_bad > 0:
                 for l in range(L):
-                    if not active[l] or vfail[l]:
+                    if ibuf[U(live + l)] and not abs(mem[U(label + l)] - mem[U(L + l)]) <= max_abs_error:
+                        ibuf[U(live + l)] = 0
+                        ibuf[U(done + l)] = 1
+                        steps[l] = n_steps
+                        n_active -= 1
+                        n_done += 1
+                        if record and epoch == 0:  # errors recorded: the steps before
+                            n_err[l, 0] = min(i, cap_train)
+            if record and epoch == 0 and i < cap_train:
+                # A lane still active in epoch 0 has recorded every step before this one.
+                for l in range(L):
+                    if ibuf[U(live + l)]:
+                        train_err[l, i] = abs(mem[U(label + l)] - mem[U(L + l)])
+            if writes_v0:
+                for f in range(F):
+                    for l in range(L):
+                        mem[U(vb + f * L + l)] = xt[U(ibuf[U(row + l)] + f)]
+            phase = _TRAIN_LEARN
+            lo = seg[1]
+            hi = seg[2]
+            continue
+        elif phase == _TRAIN_LEARN:
+            i += 1
+        elif phase == _VALID_PREDICT:
+            if any_classify or (record and epoch == 0):
+                for l in range(L):
+                    if not ibuf[U(live + l)]:
                         continue
-                    t = lanes[l]
-                    y = y_valid[t, i]
-                    if classify[t]:
-                        prob = 1.0 / (1.0 + math.exp(-s[1, l]))
+                    y = y_valid[U(ibuf[U(tl + l)]), U(i)]
+                    s1 = mem[U(L + l)]
+                    if classify[ibuf[U(tl + l)]]:
+                        prob = 1.0 / (1.0 + math.exp(-s1))
                         if prob > 1.0 or prob < 0.0:
                             err = math.inf
                         else:
                             err = 0.0 if (y > 0.5) == (prob > 0.5) else 1.0
                     else:
-                        err = abs(y - s[1, l])
+                        err = abs(y - s1)
                     if not err <= max_abs_error:
-                        vfail[l] = True
+                        ibuf[U(live + l)] = 0
+                        if record and epoch == 0:
+                            n_err[l, 1] = min(i, cap_valid)
                         continue
-                    loss[l] += err if classify[t] else err * err
-                    if record and epoch == 0 and n_err[l, 1] < valid_err.shape[1]:
-                        valid_err[l, n_err[l, 1]] = err
-                        n_err[l, 1] += 1
+                    if classify[ibuf[U(tl + l)]]:
+                        mem[U(loss + l)] += err
+                    else:
+                        mem[U(loss + l)] += err * err
+                    if record and epoch == 0 and i < cap_valid:
+                        valid_err[l, i] = err
+            else:  # regression, nothing to record: the same without branches
+                for l in range(L):
+                    err = abs(y_valid[U(ibuf[U(tl + l)]), U(i)] - mem[U(L + l)])
+                    ok = (err <= max_abs_error) & (ibuf[U(live + l)] != 0)
+                    acc = mem[U(loss + l)]
+                    mem[U(loss + l)] = acc + err * err if ok else acc
+                    ibuf[U(live + l)] = 1 if ok else 0
+            i += 1
+        else:  # _SETUP
+            if remaining <= 0:
+                break
+            epoch_steps = min(N, remaining)
             for l in range(L):
-                if not active[l]:
+                ibuf[U(live + l)] = 1
+            n_active = L
+            i = 0
+        # --- choose the next phase ---
+        if phase != _VALID_PREDICT:
+            if i < epoch_steps and n_active > 0:
+                for l in range(L):
+                    t = ibuf[U(tl + l)]
+                    e = order[U(t), U(epoch), U(i)]
+                    mem[U(label + l)] = y_train[U(t), U(e)]
+                    ibuf[U(row + l)] = (t * N + e) * F
+                if reads_s0:
+                    for l in range(L):
+                        mem[U(l)] = 0.0
+                for f in range(F):
+                    for l in range(L):
+                        mem[U(vb + f * L + l)] = xt[U(ibuf[U(row + l)] + f)]
+                phase = _TRAIN_PREDICT
+                lo = seg[0]
+                hi = seg[1]
+                continue
+            if record and epoch == 0:
+                for l in range(L):
+                    if not ibuf[U(done + l)]:
+                        n_err[l, 0] = min(epoch_steps, cap_train)
+            if n_active > 0 and n_valid > 0:  # training of this epoch is over: validate
+                for l in range(L):
+                    mem[U(loss + l)] = 0.0
+                    ibuf[U(row + l)] = ibuf[U(tl + l)] * V * F  # x_valid[t] block
+                i = 0
+                phase = _VALID_PREDICT
+        if phase == _VALID_PREDICT and i < n_valid:
+            for f in range(F):
+                for l in range(L):
+                    mem[U(vb + f * L + l)] = xv[U(ibuf[U(row + l)] + i * F + f)]
+            if reads_s0:
+                for l in range(L):
+                    mem[U(l)] = 0.0
+            lo = seg[0]
+            hi = seg[1]
+            continue
+        # --- the epoch is over ---
+        if phase == _VALID_PREDICT:
+            for l in range(L):
+                if ibuf[U(done + l)]:
                     continue
-                if vfail[l]:
+                if record and epoch == 0 and ibuf[U(live + l)]:
+                    n_err[l, 1] = min(n_valid, cap_valid)
+                if not ibuf[U(live + l)]:  # failed in validation
                     f_epoch = 0.0
-                elif classify[lanes[l]]:
-                    f_epoch = 1.0 - loss[l] / V
+                elif classify[ibuf[U(tl + l)]]:
+                    f_epoch = 1.0 - mem[U(loss + l)] / V
                 else:
-                    f_epoch = flip_and_squash(math.sqrt(loss[l] / V))
-                if f_epoch > best[l]:
-                    best[l] = f_epoch
+                    f_epoch = flip_and_squash(math.sqrt(mem[U(loss + l)] / V))
+                if f_epoch > mem[U(best + l)]:
+                    mem[U(best + l)] = f_epoch
         remaining -= N
         epoch += 1
+        if remaining <= 0 or n_done >= L:
+            break
+        epoch_steps = min(N, remaining)
+        n_active = L - n_done
+        for l in range(L):
+            ibuf[U(live + l)] = 1 - ibuf[U(done + l)]
+        # Re-enter with an empty range, as if example -1's learn had just run.
+        phase = _TRAIN_LEARN
+        i = -1
+        lo = 0
+        hi = 0
     for l in range(L):
-        fitness[l] = best[l]
+        fitness[l] = mem[U(best + l)]
+        if not ibuf[U(done + l)]:
+            steps[l] = n_steps
