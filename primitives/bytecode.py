@@ -12,6 +12,9 @@ writes ``s0`` and ``v0`` before every predict and learn, and reads ``s1`` after 
 Partial writes (the vector/matrix element const-set ops) do not kill their output, and the
 random-set ops are always kept: they advance the random stream that later random ops read.
 In evolved populations 20-35% of executed instructions are dead, so this pays directly.
+
+Compilation runs once per birth, so it allocates nothing when memory has at most 64
+addresses (live sets are the bits of one uint64); larger memories use boolean arrays.
 """
 from __future__ import annotations
 
@@ -107,7 +110,7 @@ def _transfer(op: int, in1: int, in2: int, out: int, live: np.uint64, ns: int,
     return live
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _backward_bits(ins: np.ndarray, c: int, size: int, live: np.uint64, ns: int,
                    nv: int) -> np.uint64:
     for k in range(size - 1, -1, -1):

@@ -9,13 +9,16 @@ fitness is the best validation fitness over epochs; a failure in the first epoch
 a later one ends training with the best so far. Train steps are counted, failing step
 included, exactly like the reference.
 
-Two harnesses share the interpreter: :func:`_lanes` runs one instruction across all tasks
-(task innermost; the FEC probe and FEC-off evaluation), and :func:`_one_lane` runs a single
-task with the interpreter specialised for one lane (no lane loops; the few cache misses of a
-birth run one after the other). Each is a state machine around a single ``execute`` site, so
-the interpreter is inlined once per harness and no call happens per instruction range. The
-rewrite of ``v0`` before ``learn`` is skipped when no instruction writes ``v0`` (validated
-genomes never do): it would store the values already there.
+Two harnesses share the interpreter (``interpreter.py``): :func:`_lanes` runs one
+instruction across all tasks, task innermost (the FEC probe, FEC-off evaluation, a birth's
+cache misses, which mostly come ten at a time), and :func:`_one_lane` runs one task on a copy
+of the interpreter specialised for a single lane (no lane loops), for calls with one or two
+lanes. Each is a state machine around a single ``execute`` site, so the interpreter is
+inlined once per harness and no call happens per instruction range. Both keep everything in
+one allocation per call and read the task arrays flat (they must be C-contiguous, as
+:class:`~zeroevo.tasks.TaskSet` makes them). Stores that cannot change a result are skipped:
+``v0`` is rewritten before ``learn`` only if an instruction writes it (validated genomes
+never do), and ``s0 = 0`` before ``predict`` only if ``predict`` reads ``s0``.
 """
 from __future__ import annotations
 
@@ -42,6 +45,16 @@ def flip_and_squash(rmse: float) -> float:
     if rmse != rmse or math.isinf(rmse):
         return 0.0
     return 1.0 - _TWO_OVER_PI * math.atan(rmse)
+
+
+@njit(cache=True, inline="always")
+def _reads_s0(code: np.ndarray, lo: int, hi: int) -> bool:
+    # Whether instructions lo..hi read s0 (the label; 0 while predicting).
+    for k in range(lo, hi):
+        op = code[k, 0]
+        if (IN1_KIND[op] == 0 and code[k, 1] == 0) or (IN2_KIND[op] == 0 and code[k, 2] == 0):
+            return True
+    return False
 
 
 # Harness phases: which instruction range ran last.
@@ -234,9 +247,10 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
            fitness, steps, record, train_err, valid_err, n_err):
     """Run all ``lanes`` together, one instruction across every lane.
 
-    Active lanes advance in lockstep, so one counter gives every lane's train steps: a lane
-    that fails keeps the count at its failure. The harness loops touch only flat per-lane
-    rows (``s0``, ``s1``, ``v0``, labels) so they stay short.
+    Active lanes advance in lockstep, so one counter gives every lane's train steps (a lane
+    that fails keeps the count at its failure), and a lane still recording in epoch 0 has
+    recorded every example before the current one: errors go straight to index ``i`` and
+    the counts are written when a lane fails or the pass ends.
     """
     L = lanes.shape[0]
     F = x_train.shape[2]
@@ -261,11 +275,7 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
     done = live + L
     row = done + L  # per lane: where the example's features start in the flat task arrays
     rs = words[row + L:].view(np.uint64).reshape((L, 1))
-    reads_s0 = False  # does predict read s0 (the label, 0 while predicting)?
-    for k in range(seg[0], seg[1]):
-        op = code[k, 0]
-        if (IN1_KIND[op] == 0 and code[k, 1] == 0) or (IN2_KIND[op] == 0 and code[k, 2] == 0):
-            reads_s0 = True
+    reads_s0 = _reads_s0(code, seg[0], seg[1])
     any_classify = False
     for l in range(L):
         ibuf[tl + l] = lanes[l]
@@ -374,17 +384,29 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
         # --- choose the next phase ---
         if phase != _VALID_PREDICT:
             if i < epoch_steps and n_active > 0:
-                for l in range(L):
-                    t = ibuf[U(tl + l)]
-                    e = order[U(t), U(epoch), U(i)]
-                    mem[U(label + l)] = y_train[U(t), U(e)]
-                    ibuf[U(row + l)] = (t * N + e) * F
+                if F == 4:  # the default feature size: one loop, the copy unrolled
+                    for l in range(L):
+                        t = ibuf[U(tl + l)]
+                        e = order[U(t), U(epoch), U(i)]
+                        mem[U(label + l)] = y_train[U(t), U(e)]
+                        r = (t * N + e) * 4
+                        ibuf[U(row + l)] = r
+                        mem[U(vb + l)] = xt[U(r)]
+                        mem[U(vb + L + l)] = xt[U(r + 1)]
+                        mem[U(vb + 2 * L + l)] = xt[U(r + 2)]
+                        mem[U(vb + 3 * L + l)] = xt[U(r + 3)]
+                else:
+                    for l in range(L):
+                        t = ibuf[U(tl + l)]
+                        e = order[U(t), U(epoch), U(i)]
+                        mem[U(label + l)] = y_train[U(t), U(e)]
+                        ibuf[U(row + l)] = (t * N + e) * F
+                    for f in range(F):
+                        for l in range(L):
+                            mem[U(vb + f * L + l)] = xt[U(ibuf[U(row + l)] + f)]
                 if reads_s0:
                     for l in range(L):
                         mem[U(l)] = 0.0
-                for f in range(F):
-                    for l in range(L):
-                        mem[U(vb + f * L + l)] = xt[U(ibuf[U(row + l)] + f)]
                 phase = _TRAIN_PREDICT
                 lo = seg[0]
                 hi = seg[1]
@@ -400,9 +422,17 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
                 i = 0
                 phase = _VALID_PREDICT
         if phase == _VALID_PREDICT and i < n_valid:
-            for f in range(F):
+            if F == 4:
                 for l in range(L):
-                    mem[U(vb + f * L + l)] = xv[U(ibuf[U(row + l)] + i * F + f)]
+                    r = ibuf[U(row + l)] + i * 4
+                    mem[U(vb + l)] = xv[U(r)]
+                    mem[U(vb + L + l)] = xv[U(r + 1)]
+                    mem[U(vb + 2 * L + l)] = xv[U(r + 2)]
+                    mem[U(vb + 3 * L + l)] = xv[U(r + 3)]
+            else:
+                for f in range(F):
+                    for l in range(L):
+                        mem[U(vb + f * L + l)] = xv[U(ibuf[U(row + l)] + i * F + f)]
             if reads_s0:
                 for l in range(L):
                     mem[U(l)] = 0.0

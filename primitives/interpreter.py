@@ -4,27 +4,35 @@ Memory of one evaluation is one flat float64 array ``mem``: scalars, then vector
 matrices, then scratch for one vector and one matrix. With L lanes, element ``l`` of scalar
 ``a`` sits at ``a*L + l``, element ``(i, l)`` of vector ``a`` at ``VB + a*F*L + i*L + l`` and
 element ``(i, j, l)`` of matrix ``a`` at ``MB + a*F*F*L + (i*F + j)*L + l``, where the L
-lanes are tasks running the *same* program (the FEC probe, FEC-off evaluation) or, with
-L = 1, one task. One op dispatch then serves every lane, and elementwise ops become one
-contiguous loop that LLVM vectorizes. Lanes never interact, so a lane computes exactly what
-a one-lane run of the same task computes (tests check this against the numpy reference
-interpreter). :func:`layout` gives the offsets and :func:`translate` turns bytecode
-addresses into them once per evaluation, so an op reads ``mem[a + i]`` with no per-access
-address arithmetic; indices are cast to unsigned, which spares numba's negative-index
-wraparound.
+lanes are tasks running the *same* program (the FEC probe, FEC-off evaluation, a birth's
+cache misses) or, with L = 1, one task. One op dispatch then serves every lane, and
+elementwise ops become one contiguous loop that LLVM vectorizes. Lanes never interact, so a
+lane computes exactly what a one-lane run of the same task computes (tests check this
+against the numpy reference interpreter). :func:`layout` gives the offsets and
+:func:`translate` turns bytecode addresses into them once per evaluation, so an op reads
+``mem[a + i]``; every index is cast to unsigned (``U``), which spares numba's
+negative-index wraparound: without it the lane loops do not vectorize (3-5x slower).
 
 Semantics are AutoML-Zero's (see ``primitives/ops.py`` and ../shared/AUTOML_ZERO.md): no
 guarding, IEEE inf/NaN flow freely (``error_model="numpy"``: x/0 is inf, not an exception),
-and outputs are computed into scratch first wherever an output may alias an input (matrix
-products, transposes, row/column reductions). Reductions are left-to-right sums from +0.0,
-lane by lane. Addresses are trusted here: genomes are validated at the Python boundary,
-and the only data-dependent indices (the const-set element indices) are clamped. Dispatch
-is one ``op ==`` test per op code, which LLVM turns into a jump table.
+no fastmath, and outputs are computed into scratch first wherever an output may alias an
+input (matrix products, transposes, row/column reductions). Every reduction is the
+left-to-right sum from +0.0 of each lane's terms, whatever the loop order: with several
+lanes the accumulators of all lanes advance together (in ``tv``/``tm``, or registers for
+F = 4), so the lane loop vectorizes. Results are bit-identical to a one-lane run.
+Addresses are trusted here: genomes are validated at the Python boundary, and the only
+data-dependent indices (the const-set element indices) are clamped. Dispatch is one
+``op ==`` test per op code, which LLVM turns into a jump table.
+
+Performance notes. LLVM vectorizes a loop behind a runtime overlap check of its input and
+output ranges; an in-place op (``v1 = v1 + v2``, ``s3 = s3 * s2``) fails that check and
+would run scalar, so the common in-place forms have their own loops. The default feature size F = 4 gets
+unrolled forms of the hottest ops of the search (inner product, scalar-vector product).
 
 ``execute`` is inlined (numba IR inlining) into each executor harness, a state machine with
 a single ``execute`` site: a call per instruction range would cost about 20 ns, more than
-the instructions. A harness that passes a constant ``L`` (the one-lane harness passes 1)
-gets a copy specialised for it: LLVM folds the lane loops away.
+the instructions. The one-lane harness passes the constants ``L = 1, one = True`` and gets a
+copy with the lane loops folded away.
 """
 from __future__ import annotations
 
@@ -119,25 +127,45 @@ def execute(prog: np.ndarray, cdata: np.ndarray, lo: int, hi: int, F: int, L: in
         if op == 0:
             continue
         elif op == 1:
-            for l in range(L):
-                x = mem[U(a + l)]
-                y = mem[U(b + l)]
-                mem[U(o + l)] = x + y
+            if o == a:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(o + l)] + mem[U(b + l)]
+            elif o == b:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] + mem[U(o + l)]
+            else:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] + mem[U(b + l)]
         elif op == 2:
-            for l in range(L):
-                x = mem[U(a + l)]
-                y = mem[U(b + l)]
-                mem[U(o + l)] = x - y
+            if o == a:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(o + l)] - mem[U(b + l)]
+            elif o == b:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] - mem[U(o + l)]
+            else:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] - mem[U(b + l)]
         elif op == 3:
-            for l in range(L):
-                x = mem[U(a + l)]
-                y = mem[U(b + l)]
-                mem[U(o + l)] = x * y
+            if o == a:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(o + l)] * mem[U(b + l)]
+            elif o == b:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] * mem[U(o + l)]
+            else:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] * mem[U(b + l)]
         elif op == 4:
-            for l in range(L):
-                x = mem[U(a + l)]
-                y = mem[U(b + l)]
-                mem[U(o + l)] = x / y
+            if o == a:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(o + l)] / mem[U(b + l)]
+            elif o == b:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] / mem[U(o + l)]
+            else:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(a + l)] / mem[U(b + l)]
         elif op == 5:
             for l in range(L):
                 mem[U(o + l)] = abs(mem[U(a + l)])
@@ -178,10 +206,28 @@ def execute(prog: np.ndarray, cdata: np.ndarray, lo: int, hi: int, F: int, L: in
             for i in range(FFL):
                 mem[U(o + i)] = 1.0 if mem[U(a + i)] > 0.0 else 0.0
         elif op == 18:
-            if o == b:  # in place: spares LLVM's overlap check, which exact aliasing fails
+            if o == b and F == 4:
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(o + l)] * mem[U(a + l)]
+                for l in range(L):
+                    mem[U(o + L + l)] = mem[U(o + L + l)] * mem[U(a + l)]
+                for l in range(L):
+                    mem[U(o + 2 * L + l)] = mem[U(o + 2 * L + l)] * mem[U(a + l)]
+                for l in range(L):
+                    mem[U(o + 3 * L + l)] = mem[U(o + 3 * L + l)] * mem[U(a + l)]
+            elif o == b:
                 for i in range(F):
                     for l in range(L):
                         mem[U(o + i * L + l)] = mem[U(o + i * L + l)] * mem[U(a + l)]
+            elif F == 4:  # the default feature size: the row loop unrolled
+                for l in range(L):
+                    mem[U(o + l)] = mem[U(b + l)] * mem[U(a + l)]
+                for l in range(L):
+                    mem[U(o + L + l)] = mem[U(b + L + l)] * mem[U(a + l)]
+                for l in range(L):
+                    mem[U(o + 2 * L + l)] = mem[U(b + 2 * L + l)] * mem[U(a + l)]
+                for l in range(L):
+                    mem[U(o + 3 * L + l)] = mem[U(b + 3 * L + l)] * mem[U(a + l)]
             else:
                 for i in range(F):
                     for l in range(L):
@@ -258,6 +304,14 @@ def execute(prog: np.ndarray, cdata: np.ndarray, lo: int, hi: int, F: int, L: in
                 for i in range(F):
                     acc += mem[U(a + i)] * mem[U(b + i)]
                 mem[U(o)] = acc
+            elif F == 4:  # the default feature size: one lane loop, accumulator in a register
+                for l in range(L):
+                    acc = 0.0
+                    acc += mem[U(a + l)] * mem[U(b + l)]
+                    acc += mem[U(a + L + l)] * mem[U(b + L + l)]
+                    acc += mem[U(a + 2 * L + l)] * mem[U(b + 2 * L + l)]
+                    acc += mem[U(a + 3 * L + l)] * mem[U(b + 3 * L + l)]
+                    mem[U(o + l)] = acc
             else:
                 for l in range(L):
                     mem[U(tv + l)] = 0.0
