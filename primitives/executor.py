@@ -169,23 +169,25 @@ def _one_lane(prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid,
         elif phase == _TRAIN_LEARN:
             i += 1
         elif phase == _VALID_PREDICT:
-            if not vfail:
-                y = y_valid[U(t), U(i)]
-                if cls:
-                    prob = 1.0 / (1.0 + math.exp(-mem[1]))
-                    if prob > 1.0 or prob < 0.0:
-                        err = math.inf
-                    else:
-                        err = 0.0 if (y > 0.5) == (prob > 0.5) else 1.0
+            y = y_valid[U(t), U(i)]
+            if cls:
+                prob = 1.0 / (1.0 + math.exp(-mem[1]))
+                if prob > 1.0 or prob < 0.0:
+                    err = math.inf
                 else:
-                    err = abs(y - mem[1])
-                if not err <= max_abs_error:
-                    vfail = True
-                else:
-                    loss += err if cls else err * err
-                    if record and epoch == 0 and n_rec_valid < cap_valid:
-                        valid_err[l, n_rec_valid] = err
-                        n_rec_valid += 1
+                    err = 0.0 if (y > 0.5) == (prob > 0.5) else 1.0
+            else:
+                err = abs(y - mem[1])
+            if not err <= max_abs_error:
+                # The reference's Validate returns at once: the pass's remaining examples
+                # never run, so the memory the next epoch trains from is this one.
+                vfail = True
+                i = n_valid - 1
+            else:
+                loss += err if cls else err * err
+                if record and epoch == 0 and n_rec_valid < cap_valid:
+                    valid_err[l, n_rec_valid] = err
+                    n_rec_valid += 1
             i += 1
         else:  # _SETUP
             if remaining <= 0:
@@ -203,11 +205,11 @@ def _one_lane(prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid,
                 lo = seg[0]
                 hi = seg[1]
                 continue
-            if n_valid > 0:  # training of this epoch is over: validate
-                loss = 0.0
-                vfail = False
-                i = 0
-                phase = _VALID_PREDICT
+            # Training of this epoch is over: validate (with no examples the loss is 0).
+            loss = 0.0
+            vfail = False
+            i = 0
+            phase = _VALID_PREDICT
         if phase == _VALID_PREDICT and i < n_valid:
             for f in range(F):
                 mem[U(vb + f)] = x_valid[U(t), U(i), U(f)]
@@ -258,11 +260,15 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
     V = x_valid.shape[1]
     n = seg[2]
     vb, mb, tv, tm, size = layout(n_scalars, n_vectors, n_matrices, F, L)
+    W = tv // L  # memory words of one lane (scalars, vectors, matrices), stride L
+    remaining = min(n_train, N * order.shape[1])
+    multi = remaining > N  # several epochs: a validation failure must be undone (below)
     # One allocation, zeroed, seen as floats (memory and scratch, then per-lane best, loss
     # and label) and as ints (the translated program, then per-lane task, live (active and
-    # not failed in validation) and done flags and feature row, then the random streams).
+    # not failed in validation) and done flags and feature row, then the random streams;
+    # with several epochs, per lane a saved flag, random stream and memory).
     nf = size + 3 * L
-    words = np.zeros(nf + 4 * n + 5 * L, dtype=np.int64)
+    words = np.zeros(nf + 4 * n + 5 * L + (L * (W + 2) if multi else 0), dtype=np.int64)
     mem = words.view(np.float64)
     best = size
     loss = size + L
@@ -274,7 +280,13 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
     live = tl + L
     done = live + L
     row = done + L  # per lane: where the example's features start in the flat task arrays
-    rs = words[row + L:].view(np.uint64).reshape((L, 1))
+    rs = words[row + L:row + 2 * L].view(np.uint64).reshape((L, 1))
+    # A lane that fails validation stops there in the reference, and the next epoch trains
+    # from that memory; here it runs on in lockstep, so its memory and random stream are
+    # saved when it fails and put back when the pass ends.
+    saved = row + 2 * L
+    saved_rs = words[saved + L:saved + 2 * L].view(np.uint64)
+    saved_mem = saved + 2 * L
     reads_s0 = _reads_s0(code, seg[0], seg[1])
     any_classify = False
     for l in range(L):
@@ -289,7 +301,6 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
     xt = x_train.reshape(-1)
     xv = x_valid.reshape(-1)
 
-    remaining = min(n_train, N * order.shape[1])
     epoch = 0
     n_done = 0
     n_active = 0
@@ -373,6 +384,13 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
                     mem[U(loss + l)] = acc + err * err if ok else acc
                     ibuf[U(live + l)] = 1 if ok else 0
             i += 1
+            if remaining > N:  # another epoch follows: keep failed lanes' memory
+                for l in range(L):
+                    if not (ibuf[U(live + l)] or ibuf[U(done + l)] or ibuf[U(saved + l)]):
+                        ibuf[U(saved + l)] = 1
+                        saved_rs[l] = rs[l, 0]
+                        for j in range(W):
+                            mem[U(saved_mem + l * W + j)] = mem[U(j * L + l)]
         else:  # _SETUP
             if remaining <= 0:
                 break
@@ -415,7 +433,7 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
                 for l in range(L):
                     if not ibuf[U(done + l)]:
                         n_err[l, 0] = min(epoch_steps, cap_train)
-            if n_active > 0 and n_valid > 0:  # training of this epoch is over: validate
+            if n_active > 0:  # training of this epoch is over: validate (n_valid may be 0)
                 for l in range(L):
                     mem[U(loss + l)] = 0.0
                     ibuf[U(row + l)] = ibuf[U(tl + l)] * V * F  # x_valid[t] block
@@ -460,6 +478,12 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
             break
         epoch_steps = min(N, remaining)
         n_active = L - n_done
+        for l in range(L):
+            if multi and ibuf[U(saved + l)]:
+                ibuf[U(saved + l)] = 0
+                rs[l, 0] = saved_rs[l]
+                for j in range(W):
+                    mem[U(j * L + l)] = mem[U(saved_mem + l * W + j)]
         for l in range(L):
             ibuf[U(live + l)] = 1 - ibuf[U(done + l)]
         # Re-enter with an empty range, as if example -1's learn had just run.

@@ -98,40 +98,25 @@ def assert_same(got, want, context: str = "") -> None:
         f"\nreference: fitness={want[0]!r} steps={want[1]} train={want[2]} valid={want[3]}")
 
 
-# Known executor bug (see test_validation_failure_ends_the_validation_pass): after a task
-# fails validation, run_lanes keeps running predict on the rest of that pass's examples, so
-# its memory and random stream move on where the C++ Validate returned. Training continues
-# after a failed validation, so later epochs can differ. Where the reference's trace shows
-# that situation, only the first epoch (train and valid errors) must match.
-# Remove this allowance once the bug is fixed (the strict xfail will say so).
-KNOWN_BUG_ALLOWED = True
 
 
 def compare(program: Program, spec: ProgramSpec, tasks: TaskSet, lanes, n_train: int,
-            n_valid: int, max_abs_error: float, rec=(0, 0), context: str = "") -> tuple[int, int]:
+            n_valid: int, max_abs_error: float, rec=(0, 0), context: str = "") -> int:
     """numba against the reference on every task of ``lanes``, in both executor harnesses:
     all lanes together, repeated up to at least 6 lanes (the lane loop; repeated lanes must
-    agree too), and each task alone (the one-lane harness).
-
-    Returns (comparisons, those excused by the known bug)."""
+    agree too), and each task alone (the one-lane harness). Returns the comparisons made."""
     lanes = list(lanes)
     wide = lanes * -(-6 // len(lanes))
     together = run_numba(program, spec, tasks, wide, n_train, n_valid, max_abs_error, rec)
-    n = excused = 0
+    n = 0
     for l, t in enumerate(lanes):
-        trace: list[dict] = []
-        want = run_ref(program, spec, tasks, t, n_train, n_valid, max_abs_error, rec, trace)
-        affected = any(r["valid_failed"] and want[1] > r["steps"] for r in trace)
+        want = run_ref(program, spec, tasks, t, n_train, n_valid, max_abs_error, rec)
         alone = run_numba(program, spec, tasks, [t], n_train, n_valid, max_abs_error, rec)[0]
         runs = [("alone", alone)] + [(f"lane {j}", together[j]) for j in range(l, len(wide), len(lanes))]
         for mode, got in runs:
             n += 1
-            if affected and KNOWN_BUG_ALLOWED and not same(got, want):
-                assert bits(got[2]) == bits(want[2]) and bits(got[3]) == bits(want[3]), context
-                excused += 1
-                continue
             assert_same(got, want, f"{context} task={t} {mode}")
-    return n, excused
+    return n
 
 
 def task_set(x_train, y_train, x_valid, y_valid, order, classify=False, key=12345) -> TaskSet:
@@ -357,7 +342,7 @@ def _op_tasks(F: int, rng: np.random.Generator, rate: float) -> TaskSet:
 @pytest.mark.parametrize("op", range(1, N_OPS), ids=[op.name for op in OPS[1:]])
 def test_each_op_matches_reference(op: int) -> None:
     rng = np.random.default_rng(op)
-    n_checked = n_excused = 0
+    n_checked = 0
     for F in (1, 2, 3, 4, 7):
         spec = make_spec(F, NS, NV, NM)
         for trial in range(4 if F < 7 else 2):
@@ -366,12 +351,9 @@ def test_each_op_matches_reference(op: int) -> None:
                 prog = _op_program(op, F, variant, rng, rate, spec)
                 tasks = _op_tasks(F, rng, rate)
                 mae = math.inf if trial % 2 == 0 else 100.0
-                n, x = compare(prog, spec, tasks, [0], 10, 3, mae, rec=(5, 3),
-                               context=f"op {OPS[op].name} F={F} trial={trial} variant={variant}")
-                n_checked += n
-                n_excused += x
+                n_checked += compare(prog, spec, tasks, [0], 10, 3, mae, rec=(5, 3),
+                                     context=f"op {OPS[op].name} F={F} trial={trial} variant={variant}")
     assert n_checked == 7 * 3 * (4 * 4 + 2)
-    assert n_excused <= n_checked // 10
 
 
 def test_op_fingerprints_see_the_difference() -> None:
@@ -447,7 +429,7 @@ SUBSETS = (ALL_OPS,
 @pytest.mark.parametrize("F", (1, 2, 4, 7))
 @pytest.mark.parametrize("kind", ("linear", "relu_teacher", "classify"))
 def test_random_programs_match_reference(F: int, kind: str) -> None:
-    n_nonzero = n_checked = n_excused = 0
+    n_nonzero = 0
     for i in range(24):
         seed = 1000 * F + 100 * len(kind) + i
         ns, nv, nm = MEMORIES[i % len(MEMORIES)]
@@ -458,12 +440,10 @@ def test_random_programs_match_reference(F: int, kind: str) -> None:
         # full runs, a probe-sized run, and a run capped past the data with fewer valid examples
         for n_train, n_valid, rec, mae in ((24, 6, (12, 6), 100.0), (10, 6, (10, 6), 100.0),
                                            (99, 4, (4, 2), 1e3), (18, 6, (0, 0), 100.0)):
-            n, x = compare(prog, spec, tasks, range(3), n_train, n_valid, mae, rec,
-                           f"seed={seed} F={F} kind={kind} n={n_train}/{n_valid}")
-            n_checked += n
-            n_excused += x
+            compare(prog, spec, tasks, range(3), n_train, n_valid, mae, rec,
+                    f"seed={seed} F={F} kind={kind} n={n_train}/{n_valid}")
         n_nonzero += run_ref(prog, spec, tasks, 0, 24, 6, 100.0)[0] > 0
-    assert n_nonzero > 0 and n_excused <= n_checked // 10
+    assert n_nonzero > 0
 
 
 def test_extreme_constant_programs_match_reference() -> None:
@@ -485,8 +465,7 @@ def test_extreme_constant_programs_match_reference() -> None:
             ins, data = body.component(c)
             rows[name] = [(int(r[0]), int(r[1]), int(r[2]), int(r[3]), *d) for r, d in zip(ins, data)]
         prog = from_rows(spec, rows)
-        n, x = compare(prog, spec, tasks, [0, 1], 24, 6, 1e300, rec=(12, 6), context=f"i={i}")
-        assert x == 0
+        compare(prog, spec, tasks, [0, 1], 24, 6, 1e300, rec=(12, 6), context=f"i={i}")
 
 
 def test_validation_failure_keeps_training_and_later_failure_keeps_best() -> None:
@@ -593,12 +572,6 @@ def test_reference_validation_failure_ends_the_pass() -> None:
     assert f == reference.flip_and_squash(math.sqrt(loss / 3))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG primitives/executor.py (_one_lane and _lanes): after a task fails validation "
-    "(vfail), the harness still runs predict on the remaining validation examples of that "
-    "pass, so the task's memory and random stream move on; the C++ Validate returns at the "
-    "first failing example. With epochs > 1 training continues afterwards and later "
-    "epochs differ (here: 2 extra uniform draws shift epoch 1's validation)."))
 @pytest.mark.parametrize("lanes", ([0], [0] * 6), ids=("alone", "lanes"))
 def test_validation_failure_ends_the_validation_pass(lanes) -> None:
     spec, prog, tasks = _counter_program()
@@ -607,11 +580,6 @@ def test_validation_failure_ends_the_validation_pass(lanes) -> None:
         assert_same(got, want)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "executor.run_lanes skips validation when n_valid == 0 and scores the epoch 0 "
-    "(fitness stays 0); the C++ Validate runs 0 steps, loss 0 -> fitness "
-    "FlipAndSquash(0) = 1. Only the FEC probe could pass n_valid = 0, and it ignores the "
-    "fitness, so nothing observable depends on it."))
 def test_zero_validation_examples_scores_like_reference() -> None:
     spec = make_spec(2, 4, 3, 1)
     prog = linear_program(make_spec(2, 4, 3, 1, max_sizes=(8, 8, 8)))

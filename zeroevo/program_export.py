@@ -402,12 +402,13 @@ class Trace:
 
 
 def trace(m: Machine, tasks: TaskSet, t: int, max_abs_error: float = 100.0) -> Trace:
-    """Run task ``t`` as zeroevo's executor does (all epochs, full validation) on machine ``m``.
+    """Run task ``t`` as zeroevo's executor does (all epochs) on machine ``m``.
 
     Training examples in each epoch's order: predict (+ sigmoid for classification), stop
     the task on an error above ``max_abs_error`` or NaN (fitness 0 in the first epoch, else
-    the best so far), learn. After each epoch every validation example is predicted; the
-    epoch's fitness is the squashed RMSE (or accuracy) unless an error broke the bound.
+    the best so far), learn. After each epoch the validation examples are predicted until
+    one breaks the bound (the epoch then scores 0); else the epoch's fitness is the squashed
+    RMSE (or accuracy).
     """
     x_train, y_train, order = tasks.x_train[t], tasks.y_train[t], tasks.order[t]
     x_valid, y_valid = tasks.x_valid[t], tasks.y_valid[t]
@@ -438,17 +439,15 @@ def trace(m: Machine, tasks: TaskSet, t: int, max_abs_error: float = 100.0) -> T
             for i in range(V):
                 p = m.predict(x_valid[i])
                 valid.append(p)
-                if vfail:
-                    continue
                 y = float(y_valid[i])
                 if cls:
                     prob = _sigmoid(p)
                     err = math.inf if (prob > 1.0 or prob < 0.0) else (0.0 if (y > 0.5) == (prob > 0.5) else 1.0)
                 else:
                     err = abs(y - p)
-                if not err <= max_abs_error:
+                if not err <= max_abs_error:  # the pass stops here, as in the reference
                     vfail = True
-                    continue
+                    break
                 loss += err if cls else err * err
             f_epoch = 0.0 if vfail else (1.0 - loss / V if cls else _squash(math.sqrt(loss / V)))
             if f_epoch > best:
