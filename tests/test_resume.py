@@ -63,6 +63,21 @@ def test_torn_segment_and_corrupt_snapshot_recover(tmp_path, small_demo):
     _same_log(tmp_path / "a", run)
 
 
+@pytest.mark.parametrize("head", (b"", b"ARR"), ids=("empty", "part-of-magic"))
+def test_segment_killed_while_opening_is_empty_not_foreign(tmp_path, small_demo, head):
+    cfg = _cfg(small_demo, 10000)
+    start_run(cfg, tmp_path / "a")[0].run()
+    start_run(cfg.replace("run", max_births=7000), tmp_path / "b")[0].run()
+    last = segment_paths(tmp_path / "b" / "log")[-1]
+    n = int(last.stem.split("-")[1])
+    (last.parent / f"births-{n + 1:06d}.arrow").write_bytes(head)
+    resume_run(tmp_path / "b", max_births=10000).run()
+    _same_log(tmp_path / "a", tmp_path / "b")
+    (last.parent / f"births-{n + 9:06d}.arrow").write_bytes(b"PK\x03\x04 not arrow")
+    with pytest.raises(RunDirError, match="not an Arrow IPC file"):
+        resume_run(tmp_path / "b", max_births=12000)
+
+
 def test_log_is_plain_arrow(tmp_path, small_demo):
     start_run(_cfg(small_demo, 4000), tmp_path / "r")[0].run()
     tables = []

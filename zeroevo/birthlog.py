@@ -50,7 +50,10 @@ def _read_segment(path: Path) -> list[pa.RecordBatch]:
         pass
     batches = []
     with open(path, "rb") as f:
-        if f.read(8) != _MAGIC:
+        head = f.read(8)
+        if len(head) < 8 and _MAGIC.startswith(head):
+            return []  # killed while the file was being opened: nothing written yet
+        if head != _MAGIC:
             raise RunDirError(f"log segment {path} is not an Arrow IPC file")
         try:
             reader = ipc.open_stream(f)
