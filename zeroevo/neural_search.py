@@ -1,9 +1,9 @@
 """Neural architecture search: one controller, a central population, workers that train.
 
 The controller runs the Python ``propose / commit`` loop (:mod:`zeroevo.engine`) with lag L:
-birth t is proposed once birth t - L is committed (and, past the initial population, once
-that population is complete), evaluated by any worker, and committed strictly in birth
-order. The trajectory therefore depends on L, never on worker timing or count (<= L).
+the initial population's births are proposed at once (they depend on nothing); a later
+birth t is proposed once birth t - L is committed and the initial population is complete.
+Any worker evaluates it, and births are committed strictly in birth order. The trajectory therefore depends on L, never on worker timing or count (<= L).
 Progressive dynamic hurdles are set at proposal time from the committed population's stage
 accuracies, so they are deterministic too. Every birth row carries its genome (JSON).
 """
@@ -111,9 +111,11 @@ class NeuralSearch:
         # Birth t is proposed as soon as birth t - L is committed, even past the birth limit
         # (such proposals wait, unsubmitted, in the snapshot): a run stopped and resumed
         # must propose every birth from the same population state as a straight run.
+        # The initial population depends on nothing, so all of it is proposed at once: the
+        # workers stay busy until it is complete, however long its first births train.
         lag, P = self.config.dispatch.lag, self.config.evolution.population
         t = max(self.pending, default=self.committed - 1) + 1
-        while t < self.committed + lag and (t < P or self.committed >= P):
+        while t < P or (t < self.committed + lag and self.committed >= P):
             self._propose(t)
             t += 1
         for t in sorted(self.pending):
