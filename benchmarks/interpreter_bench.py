@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from zeroevo.chunk import run_chunk
+from zeroevo.eval_memo import EvalMemo
 from zeroevo.fec import FecArrays
 from zeroevo.primitives.bytecode import to_bytecode
 from zeroevo.primitives.executor import run_lanes
@@ -84,6 +85,7 @@ class DemoSearch:
             "tk": task_tuple(self.tasks), "icfg": icfg, "fcfg": np.array([100.0, 0.0, 0.0, 0.0]),
             "op_cost": op_costs(spec.features), "fc": FecArrays.create(100_000, 100).as_tuple(),
             "sc": EvalScratch.create(3 * cap, 10, 10, 10).as_tuple(),
+            "memo": EvalMemo.create(P, 3 * cap, 10).as_tuple(),
             "root_seed": seed, "island": 0, "steps0": 0, "max_steps": int(2e8),
         }
         self.names = list(inspect.signature(run_chunk.py_func).parameters)

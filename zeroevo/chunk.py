@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from zeroevo.program_eval import evaluate
+from zeroevo.eval_memo import evaluate_memo
 from zeroevo.protocols import STATUS_FEC_HIT, STATUS_OK
 from zeroevo.rng import birth_key, integer, seed_state
 from zeroevo.spaces.program.mutation import mutate, random_program
@@ -51,14 +51,15 @@ def budget_reached(b: int, P: int, steps: int, max_steps: int) -> bool:
 def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
               allowed, n_allowed, bounds, mem, mutations, mutate_prob, tournament_size,
               init_random, random_search, tmpl_ins, tmpl_data, tmpl_sizes,
-              tk, icfg, fcfg, op_cost, fc, sc,
+              tk, icfg, fcfg, op_cost, fc, sc, memo,
               root_seed, island, t0, b0, n_max, steps0, max_steps,
               out_birth, out_parent, out_mut, out_status, out_fit, out_steps, out_hits):
     """Run up to ``n_max`` births starting at global birth ``t0`` (restart-local ``b0``).
 
     ``steps0`` is the restart's train steps so far. With ``random_search`` every birth after
-    the initial population is a fresh random program (the baseline algorithm). Returns
-    ``(births done, steps now)``.
+    the initial population is a fresh random program (the baseline algorithm). ``memo``
+    (:class:`~zeroevo.eval_memo.EvalMemo`) spares re-running a child compiled to its
+    parent's code. Returns ``(births done, steps now)``.
     """
     P = pop_fit.shape[0]
     cap = pop_ins.shape[2]
@@ -75,6 +76,7 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
             break
         t = t0 + i
         seed_state(st, birth_key(root_seed, island, t))
+        p = -1
         if b < P:
             slot = b
             parent = -1
@@ -99,7 +101,8 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
             csizes[:] = pop_sizes[p]
             kind = mutate(cins, cdata, csizes, mutations, mutate_prob, allowed, n_allowed,
                           bounds, mem, st)
-        fitness, s, hits = evaluate(cins, cdata, csizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit)
+        fitness, s, hits = evaluate_memo(cins, cdata, csizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit,
+                                         memo, p, slot)
         steps += s
         pop_ins[slot] = cins
         pop_data[slot] = cdata

@@ -14,6 +14,7 @@ from zeroevo.births import BirthBatch
 from zeroevo.chunk import run_chunk
 from zeroevo.config import Config
 from zeroevo.engine import Engine
+from zeroevo.eval_memo import EvalMemo
 from zeroevo.fec import FecArrays, export_entries, import_entries, lru_entries, lru_from_entries
 from zeroevo.program_eval import EvalScratch, PythonProgramEvaluator, eval_arrays, op_costs, task_tuple
 from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
@@ -72,6 +73,7 @@ class ChunkRunner:
         self.tk = task_tuple(tasks)
         self.fec = FecArrays.create(ev.fec_cache_size, ev.fec_forget_every)
         self.sc = EvalScratch.create(3 * self.spec.capacity, tasks.num_tasks, ev.fec_train, ev.fec_valid)
+        self.memo = EvalMemo.create(self.config.evolution.population, 3 * self.spec.capacity, tasks.num_tasks)
         self.fitness[:] = -np.inf
         self.births[:] = -1
 
@@ -88,7 +90,7 @@ class ChunkRunner:
             mem, self.mutations, evo.mutate_prob, evo.tournament, self.config.program.initial == "random",
             evo.algorithm == "random", self.template.ins, self.template.data, self.template.sizes,
             self.tk, self.icfg, self.fcfg, self.op_cost, self.fec.as_tuple(), self.sc.as_tuple(),
-            self.config.run.seed, self.island, t0, b0, n_max, steps0, max_steps, *cols)
+            self.memo.as_tuple(), self.config.run.seed, self.island, t0, b0, n_max, steps0, max_steps, *cols)
         birth, parent, mut, status, fit, st, hits = (c[:done] for c in cols)
         batch = BirthBatch(birth, np.full(done, self.island, np.int32), np.full(done, restart, np.int32),
                            parent, mut, status, fit, st, hits)
