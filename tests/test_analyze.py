@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from zeroevo import analysis
 from zeroevo import program_export as pe
+from zeroevo import program_trace as pt
 from zeroevo.analyze_cli import analyze
 from zeroevo.errors import RunDirError
 from zeroevo.lineage import Lineage, ancestry, regenerate
@@ -294,9 +295,9 @@ def test_export_round_trip(demo_run, tmp_path):
     b = analysis.best(run)
     mod = pe.load_module(out)
     for _, tasks in analysis.task_sets(run, b.restart):
-        mine = pe.traces(mod, tasks, run.config.evaluation.max_abs_error)
-        ref = pe.traces(pe.ReferenceMachine(b.program, run.spec), tasks, run.config.evaluation.max_abs_error)
-        assert pe.mismatch(mine, ref) is None and pe.count(mine) > 0
+        mine = pt.traces(mod, tasks, run.config.evaluation.max_abs_error)
+        ref = pt.traces(pt.ReferenceMachine(b.program, run.spec), tasks, run.config.evaluation.max_abs_error)
+        assert pt.mismatch(mine, ref) is None and pt.count(mine) > 0
     # Without --out the module goes to stdout.
     printed = _invoke("export", demo_run, "--full").stdout
     assert "def train_step(" in printed
@@ -328,8 +329,8 @@ def test_export_with_random_ops_matches_zeroevo(tmp_path):
     x, y = rng.normal(size=(2, 60, 4)), (rng.random((2, 60)) > 0.5).astype(float)
     for tasks in (generate(TaskSpec(num_tasks=2, num_train=50, num_valid=20, epochs=2)),
                   from_arrays(x[:, :40], y[:, :40], x[:, 40:], y[:, 40:], classify=True)):
-        mine = pe.traces(mod, tasks)
-        assert pe.mismatch(mine, pe.traces(pe.ReferenceMachine(program, spec), tasks)) is None
+        mine = pt.traces(mod, tasks)
+        assert pt.mismatch(mine, pt.traces(pt.ReferenceMachine(program, spec), tasks)) is None
         for t in range(tasks.num_tasks):
             assert mine[t].fitness == full_fitness(cfg, spec, program, analysis._one_task(tasks, t))
 
@@ -350,8 +351,8 @@ def test_generated_code_matches_the_kernel_on_random_programs():
     nonzero = 0
     for i in range(60):
         program = random_from_stream(spec, new_state(777 + i))
-        runs = pe.traces(pe.machine(program, spec), tasks)
-        assert pe.mismatch(runs, pe.traces(pe.ReferenceMachine(program, spec), tasks)) is None, i
+        runs = pt.traces(pe.machine(program, spec), tasks)
+        assert pt.mismatch(runs, pt.traces(pt.ReferenceMachine(program, spec), tasks)) is None, i
         for t in range(tasks.num_tasks):
             kernel = full_fitness(cfg, spec, program, analysis._one_task(tasks, t))
             assert runs[t].fitness == kernel, (i, t)

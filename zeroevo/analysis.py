@@ -322,7 +322,8 @@ def verify_same(a: Program, b: Program, spec: ProgramSpec, sets: list[tuple[str,
 
     Returns per task set: tasks run, predictions compared, and the mean fitness found.
     """
-    from zeroevo.program_export import VerificationError, count, machine, mismatch, traces
+    from zeroevo.program_export import VerificationError, machine
+    from zeroevo.program_trace import count, mismatch, traces
 
     ma, mb = machine(a, spec, "original"), machine(b, spec, "simplified")
     out = []
@@ -368,8 +369,8 @@ def export(run: Run, out: str | Path, birth: int | None = None, full: bool = Fal
     import os
     import tempfile
 
-    from zeroevo.program_export import (VerificationError, count, load_module, machine, mismatch,
-                                        module_source, reference_machine, traces)
+    from zeroevo.program_export import VerificationError, load_module, machine, module_source
+    from zeroevo.program_trace import count, mismatch, reference_machine, traces
     from zeroevo.search import full_fitness
 
     program, birth_, restart = program_of(run, birth)
