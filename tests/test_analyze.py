@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from zeroevo import analysis
+from zeroevo import analysis, dead_code
 from zeroevo import program_export as pe
 from zeroevo import program_trace as pt
 from zeroevo.analyze_cli import analyze
@@ -233,10 +233,10 @@ def test_simplify_drops_dead_code_and_keeps_predictions():
 
     spec = ProgramSpec(ops=(tuple(DEMO_OPS),) * 3, max_sizes=(10, 10, 10))
     program = _with_dead_code(spec)
-    simple = analysis.simplified(program, spec)
-    assert pe.component_sizes(simple) == {"setup": 1, "predict": 1, "learn": 4}
+    simple = dead_code.simplified(program, spec)
+    assert dead_code.component_sizes(simple) == {"setup": 1, "predict": 1, "learn": 4}
     tasks = generate(TaskSpec(num_tasks=3, num_train=100, num_valid=30, epochs=2))
-    checks = analysis.verify_same(program, simple, spec, [("t", tasks)], 100.0)
+    checks = dead_code.verify_same(program, simple, spec, [("t", tasks)], 100.0)
     assert checks[0]["predictions"] == 3 * (200 + 60) and checks[0]["fitness"] > 0.9
     # A change that matters is caught.
     wrong = from_rows(spec, {"setup": [("SCALAR_CONST_SET", 0, 0, 2, 0.1)],
@@ -244,7 +244,7 @@ def test_simplify_drops_dead_code_and_keeps_predictions():
                              "learn": [("SCALAR_DIFF", 0, 1, 3), ("SCALAR_PRODUCT", 3, 2, 3),
                                        ("SCALAR_VECTOR_PRODUCT", 3, 0, 2), ("VECTOR_SUM", 1, 2, 1)]})
     with pytest.raises(pe.VerificationError, match="predicts differently"):
-        analysis.verify_same(program, wrong, spec, [("t", tasks)], 100.0)
+        dead_code.verify_same(program, wrong, spec, [("t", tasks)], 100.0)
 
 
 def test_random_ops_are_never_dropped():
@@ -252,7 +252,7 @@ def test_random_ops_are_never_dropped():
     program = from_rows(spec, {"setup": [("SCALAR_GAUSSIAN_SET", 0, 0, 3, 0.0, 1.0)],   # dead, but random
                                "predict": [("VECTOR_GAUSSIAN_SET", 0, 0, 1, 0.0, 1.0),
                                            ("VECTOR_INNER_PRODUCT", 1, 0, 1)]})
-    keep = analysis.live_instructions(program)
+    keep = dead_code.live_instructions(program)
     assert keep[0].tolist() == [True] and keep[1].tolist() == [True, True]
 
 

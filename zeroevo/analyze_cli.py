@@ -196,7 +196,8 @@ def mutations(run_dir: str, as_json: bool) -> None:
 @_TASKS
 def simplify(run_dir: str, as_json: bool, birth: int | None, limit: int) -> None:
     """Drop instructions that cannot affect a prediction; verify identical predictions."""
-    from zeroevo.analysis import open_run, require_program, simplify as simplify_
+    from zeroevo.analysis import open_run, require_program
+    from zeroevo.dead_code import simplify as simplify_
 
     run = open_run(run_dir)
     require_program(run, "simplify")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroevo.errors import ZeroevoError
-from zeroevo.spaces.program.genome import COMPONENTS, Program, ProgramSpec
+from zeroevo.spaces.program.genome import Program, ProgramSpec
 from zeroevo.spaces.program.space import render_instruction
 
 
@@ -292,7 +292,3 @@ def load_module(path: str | Path, name: str = "zeroevo_exported_program") -> typ
     spec.loader.exec_module(mod)
     return mod
 
-
-def component_sizes(program: Program) -> dict[str, int]:
-    """Instructions per component, no-ops excluded."""
-    return {name: int(np.count_nonzero(program.component(c)[0][:, 0])) for c, name in enumerate(COMPONENTS)}
