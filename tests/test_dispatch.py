@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from zeroevo.dispatch import (DaskDispatcher, EvaluationError, ProcessDispatcher, SerialDispatcher,
-                              evaluate_request, make_dispatcher)
+from zeroevo.dispatch import DaskDispatcher, EvaluationError, SerialDispatcher, evaluate_request, make_dispatcher
 from zeroevo.errors import ConfigError, GenomeError
+from zeroevo.process_pool import ProcessDispatcher
 from zeroevo.protocols import STATUS_FAILED, STATUS_OK, EvalRequest, EvalResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +171,7 @@ def test_workers_stop_on_garbage_collection_and_with_their_parent():
     gc.collect()
     assert wait_dead(pids) == []
 
-    script = ("from zeroevo.dispatch import ProcessDispatcher\n"
+    script = ("from zeroevo.process_pool import ProcessDispatcher\n"
               "d = ProcessDispatcher('tests.test_dispatch:Sleepy', {}, workers=2)\n"
               "print(*d.pids(), flush=True)\n"
               "import time; time.sleep(60)\n")
