@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 from zeroevo.errors import ConfigError, GenomeError
+from zeroevo.fidelity import Fidelity, Limits
 from zeroevo.neural_eval import NeuralEvaluator, export_network, state_from_bytes, state_to_bytes
 from zeroevo.protocols import STATUS_FAILED, STATUS_OK, STATUS_STOPPED, EvalRequest, Evaluator
 from zeroevo.registry import make_evaluator, make_space
 from zeroevo.spaces.layers import Conv, Dense, Dropout, LayerGenome, LayerSpace, MaxPool
-from zeroevo.trainer import Fidelity, Limits, count_flops, evaluate_model, train_model
+from zeroevo.trainer import count_flops, evaluate_model, train_model
 
 try:
     from zeroevo.datasets import ImageData

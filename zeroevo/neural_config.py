@@ -1,15 +1,15 @@
 """The configuration of a neural architecture search (layer sequences or NASNet cells).
 
 Same loader, checks and TOML form as the program config (:mod:`zeroevo.config`); a file
-says ``kind = "neural"``. The trainer's :class:`~zeroevo.trainer.Fidelity` and
-:class:`~zeroevo.trainer.Limits` are sections as they are.
+says ``kind = "neural"``. The trainer's :class:`~zeroevo.fidelity.Fidelity` and
+:class:`~zeroevo.fidelity.Limits` are sections as they are.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from zeroevo.config import ConfigBase, DispatchConfig, RunConfig, _check, doc
-from zeroevo.trainer import Fidelity, Limits
+from zeroevo.fidelity import Fidelity, Limits
 
 
 @dataclass(frozen=True)

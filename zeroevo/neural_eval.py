@@ -5,7 +5,7 @@ each worker from a plain config dict::
 
     {"space": "layers", "space_config": {...},        # any registered space with build()
      "dataset": "fashion_mnist", "data_path": None,   # zeroevo.datasets.load_image_dataset
-     "fidelity": {...}, "limits": {...},              # zeroevo.trainer.Fidelity / Limits
+     "fidelity": {...}, "limits": {...},              # zeroevo.fidelity.Fidelity / Limits
      "device": None}                                   # None: CUDA when present, else CPU
 
 and loads its data set once, on first use. A request's ``budget`` may override fields of
@@ -36,9 +36,10 @@ import numpy as np
 
 import zeroevo
 from zeroevo.errors import ConfigError, GenomeError
+from zeroevo.fidelity import Fidelity, Limits
 from zeroevo.protocols import STATUS_FAILED, EvalRequest, EvalResult
 from zeroevo.registry import make_space, register_evaluator
-from zeroevo.trainer import Fidelity, Limits, TrainOutcome, train_model
+from zeroevo.trainer import TrainOutcome, train_model
 
 _CONFIG_FIELDS = ("space", "space_config", "dataset", "data_path", "fidelity", "limits", "device")
 
