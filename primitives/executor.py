@@ -112,18 +112,26 @@ def _serial(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, 
         for j in range(tv):
             mem[U(j)] = 0.0
         seed_state(rs[0], exec_keys[t])
-        fitness[l], steps[l] = _one_lane(
-            prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, classify[t],
-            n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err, writes_v0,
-            mem, vb, tv, tm, rs)
+        if F == 4:  # the default feature size: a copy with every vector loop unrolled
+            fitness[l], steps[l] = _one_lane(
+                prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, classify[t],
+                n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err, writes_v0,
+                mem, vb, tv, tm, rs, 4)
+        else:
+            fitness[l], steps[l] = _one_lane(
+                prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, classify[t],
+                n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err, writes_v0,
+                mem, vb, tv, tm, rs, F)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _one_lane(prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, cls,
               n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err,
-              writes_v0, mem, vb, tv, tm, rs):
-    """Run task ``t`` alone (result slot ``l``); memory arrives wiped. ``(fitness, steps)``."""
-    F = x_train.shape[2]
+              writes_v0, mem, vb, tv, tm, rs, F):
+    """Run task ``t`` alone (result slot ``l``); memory arrives wiped. ``(fitness, steps)``.
+
+    ``F`` is the feature size, passed in so that a call site with a constant gets a copy
+    of the interpreter specialised for it."""
     N = x_train.shape[1]
     V = x_valid.shape[1]
     cap_train = train_err.shape[1]
