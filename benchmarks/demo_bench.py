@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import tempfile
 import time
@@ -61,6 +62,14 @@ def restart_fitness(fec: bool, seed: int, restarts: int) -> list[float]:
         return [entry["select_fitness"] for entry in json.loads((run_dir.path / "best.json").read_text())]
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a success share ``k / n``: is a gap to the reference noise?"""
+    p = k / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
 def main() -> None:
     """Run the three measurements and print them next to the reference."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -91,8 +100,10 @@ def main() -> None:
                 fits = [f for chunk in pool.map(restart_fitness, [fec] * args.jobs, range(101, 101 + args.jobs),
                                                 per_job) for f in chunk]
                 solved = sum(f > 0.9999 for f in fits)
+                lo, hi = wilson(solved, len(fits))
                 print(f"FEC {'on ' if fec else 'off'}: {solved}/{len(fits)} restarts solve "
-                      f"({solved / len(fits):.0%})   C++ reference {'26%' if fec else '20%'}", flush=True)
+                      f"({solved / len(fits):.0%}, 95% interval {lo:.0%}-{hi:.0%})   "
+                      f"C++ reference {'26%' if fec else '20%'}", flush=True)
 
 
 if __name__ == "__main__":
