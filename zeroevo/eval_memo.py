@@ -120,7 +120,7 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
         n_miss = 0
         n_run = 0
         for t in range(T):
-            f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], fc[5], fc[6], fc[7], keys[t])
+            f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t])
             if f >= 0.0:
                 task_fit[t] = f
                 hits += 1
@@ -139,7 +139,7 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
             t = miss[i]
             task_fit[t] = own_fit[t]
             total += own_steps[t]
-            insert(fc[0], fc[1], fc[2], fc[3], fc[4], fc[5], fc[6], fc[7], keys[t], own_fit[t])
+            insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], own_fit[t])
     # Remember (slot may be p itself: everything needed from p has been read).
     n = seg[2]
     m_code[slot, :n] = code[:n]

@@ -30,7 +30,7 @@ from zeroevo.runners import ChunkRunner
 from zeroevo.search import ProgramSearch, program_spec
 from zeroevo.spaces.program.genome import MUTATION_CODE, Program
 
-_FEC_FIELDS = ("table_key", "table_entry", "key", "fitness", "count", "prev", "next", "meta")
+_FEC_FIELDS = ("table", "rec", "key", "meta")
 _POP_FIELDS = ("ins", "data", "sizes", "fitness", "births")
 
 
@@ -100,7 +100,7 @@ class IslandEvaluator:
             runner.fec = FecArrays(*(state[f"fec_{n}"].copy() for n in _FEC_FIELDS))
         batch, steps = runner.run(g["t0"], g["b0"], g["n"], 0, 0, g["restart"])
         out = {f"pop_{n}": getattr(runner, n) for n in _POP_FIELDS}
-        out.update({f"fec_{n}": a for n, a in zip(_FEC_FIELDS, runner.fec.as_tuple())})
+        out.update({f"fec_{n}": getattr(runner.fec, n) for n in _FEC_FIELDS})
         out.update({f"log_{k}": v for k, v in batch.columns().items()})
         return EvalResult(float(np.max(runner.fitness)), STATUS_OK, {"steps": int(steps)}, int(steps),
                           state=pack(out))

@@ -179,7 +179,7 @@ def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tup
     total = probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc)
     n_miss = 0
     for t in range(T):
-        f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], fc[5], fc[6], fc[7], keys[t])
+        f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t])
         if f >= 0.0:
             task_fit[t] = f
             hits += 1
@@ -191,7 +191,7 @@ def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tup
         for i in range(n_miss):
             t = miss[i]
             task_fit[t] = fit[i]
-            insert(fc[0], fc[1], fc[2], fc[3], fc[4], fc[5], fc[6], fc[7], keys[t], fit[i])
+            insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], fit[i])
     return combine(task_fit, icfg[MEDIAN] != 0), total, hits
 
 
