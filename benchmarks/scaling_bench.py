@@ -156,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--births", type=int, default=1_000_000)
     parser.add_argument("--neural-births", type=int, default=40)
-    parser.add_argument("--lag", type=int, default=4)
+    parser.add_argument("--lag", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip", nargs="*", default=[], choices=["islands", "neural"])
     args = parser.parse_args()
