@@ -25,7 +25,7 @@ from numba import njit
 from zeroevo.fec import insert, lookup, probe_hash
 from zeroevo.primitives.bytecode import compile_program
 from zeroevo.primitives.executor import run_lanes
-from zeroevo.primitives.ops import IN1_KIND, IN2_KIND, N_OPS, OPS, OUT_KIND
+from zeroevo.primitives.ops import N_OPS, OPS
 from zeroevo.tasks import TaskSet
 
 if TYPE_CHECKING:
