@@ -117,7 +117,10 @@ def evolve(preset: str | None, config_file: str | None, seed: int | None, max_bi
                                   ("islands", islands), ("migrate_every", migrate_every),
                                   ("migrants", migrants)) if v is not None}
     if cfg.kind == "neural" and "workers" in dispatch:
-        dispatch["lag"] = max(cfg.dispatch.lag, dispatch["workers"])
+        # Births commit in order, so a worker idles once the oldest birth in flight is slow
+        # and the lag window holds nothing else: 4 per worker kept 2 workers at 2.0x in
+        # steady state, 2 per worker at 1.7x (benchmarks/scaling_bench.py).
+        dispatch["lag"] = max(cfg.dispatch.lag, 4 * dispatch["workers"])
     if dispatch:
         cfg = cfg.replace("dispatch", **dispatch)
     progress = _Progress(quiet or as_json and not sys.stderr.isatty())

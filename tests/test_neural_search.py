@@ -79,6 +79,11 @@ def test_random_search_baseline_and_cli(tmp_path, tiny):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["births"] == 4 and "head:" in out["program"] and 0 <= out["best_fitness"] <= 1
+    # --workers N without a lag in the config gives lag 4N (workers stay busy; see the CLI).
+    proc = run_cli("evolve", "--config", str(toml), "--max-births", "4", "--workers", "2",
+                   "--out", str(tmp_path / "cli2"), "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "cli2" / "meta.json").read_text())["config"]["dispatch"]["lag"] == 8
 
 
 def test_analyze_a_neural_run(tmp_path, tiny):
