@@ -49,6 +49,23 @@ def _reads_s0(code: np.ndarray, lo: int, hi: int) -> bool:
     return False
 
 
+@njit(cache=True, inline="always")
+def _load_features(mem: np.ndarray, vb: int, x: np.ndarray, ibuf: np.ndarray, row: int,
+                   offset: int, F: int, L: int) -> None:
+    # v0 of every lane <- the flat feature array x from lane l's row (ibuf[row + l]) + offset.
+    if F == 4:  # the default feature size: one lane loop, the copy unrolled
+        for l in range(L):
+            r = ibuf[U(row + l)] + offset
+            mem[U(vb + l)] = x[U(r)]
+            mem[U(vb + L + l)] = x[U(r + 1)]
+            mem[U(vb + 2 * L + l)] = x[U(r + 2)]
+            mem[U(vb + 3 * L + l)] = x[U(r + 3)]
+    else:
+        for f in range(F):
+            for l in range(L):
+                mem[U(vb + f * L + l)] = x[U(ibuf[U(row + l)] + offset + f)]
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def run_lanes(code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, lanes: np.ndarray,
               x_train: np.ndarray, y_train: np.ndarray, order: np.ndarray,
@@ -179,9 +196,7 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
                     if ibuf[U(live + l)]:
                         train_err[l, i] = abs(mem[U(label + l)] - mem[U(L + l)])
             if writes_v0:
-                for f in range(F):
-                    for l in range(L):
-                        mem[U(vb + f * L + l)] = xt[U(ibuf[U(row + l)] + f)]
+                _load_features(mem, vb, xt, ibuf, row, 0, F, L)
             phase = _TRAIN_LEARN
             lo = seg[1]
             hi = seg[2]
@@ -240,26 +255,12 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
         # --- choose the next phase ---
         if phase != _VALID_PREDICT:
             if i < epoch_steps and n_active > 0:
-                if F == 4:  # the default feature size: one loop, the copy unrolled
-                    for l in range(L):
-                        t = ibuf[U(tl + l)]
-                        e = order[U(t), U(epoch), U(i)]
-                        mem[U(label + l)] = y_train[U(t), U(e)]
-                        r = (t * N + e) * 4
-                        ibuf[U(row + l)] = r
-                        mem[U(vb + l)] = xt[U(r)]
-                        mem[U(vb + L + l)] = xt[U(r + 1)]
-                        mem[U(vb + 2 * L + l)] = xt[U(r + 2)]
-                        mem[U(vb + 3 * L + l)] = xt[U(r + 3)]
-                else:
-                    for l in range(L):
-                        t = ibuf[U(tl + l)]
-                        e = order[U(t), U(epoch), U(i)]
-                        mem[U(label + l)] = y_train[U(t), U(e)]
-                        ibuf[U(row + l)] = (t * N + e) * F
-                    for f in range(F):
-                        for l in range(L):
-                            mem[U(vb + f * L + l)] = xt[U(ibuf[U(row + l)] + f)]
+                for l in range(L):
+                    t = ibuf[U(tl + l)]
+                    e = order[U(t), U(epoch), U(i)]
+                    mem[U(label + l)] = y_train[U(t), U(e)]
+                    ibuf[U(row + l)] = (t * N + e) * F
+                _load_features(mem, vb, xt, ibuf, row, 0, F, L)
                 if reads_s0:
                     for l in range(L):
                         mem[U(l)] = 0.0
@@ -278,17 +279,7 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
                 i = 0
                 phase = _VALID_PREDICT
         if phase == _VALID_PREDICT and i < n_valid:
-            if F == 4:
-                for l in range(L):
-                    r = ibuf[U(row + l)] + i * 4
-                    mem[U(vb + l)] = xv[U(r)]
-                    mem[U(vb + L + l)] = xv[U(r + 1)]
-                    mem[U(vb + 2 * L + l)] = xv[U(r + 2)]
-                    mem[U(vb + 3 * L + l)] = xv[U(r + 3)]
-            else:
-                for f in range(F):
-                    for l in range(L):
-                        mem[U(vb + f * L + l)] = xv[U(ibuf[U(row + l)] + i * F + f)]
+            _load_features(mem, vb, xv, ibuf, row, i * F, F, L)
             if reads_s0:
                 for l in range(L):
                     mem[U(l)] = 0.0

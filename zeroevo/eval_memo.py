@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from zeroevo.fec import insert, lookup
+from zeroevo.fec import insert
 from zeroevo.primitives.bytecode import compile_program
-from zeroevo.program_eval import (ELIMINATE, MEDIAN, NM, NS, NV, USE_FEC, combine, probe_and_hash,
-                                  run_tasks, train_examples)
+from zeroevo.program_eval import (ELIMINATE, MEDIAN, NM, NS, NV, USE_FEC, combine, lookup_tasks,
+                                  probe_and_hash, run_tasks, train_examples)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,19 +117,12 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
         else:
             probe = probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc)
         total = probe
-        n_miss = 0
+        hits, n_miss = lookup_tasks(fc, keys, T, task_fit, miss)
         n_run = 0
-        for t in range(T):
-            f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t])
-            if f >= 0.0:
-                task_fit[t] = f
-                hits += 1
-            else:
-                miss[n_miss] = t
-                n_miss += 1
-                if np.isnan(own_fit[t]):  # never ran this task: run it now
-                    run[n_run] = t
-                    n_run += 1
+        for i in range(n_miss):
+            if np.isnan(own_fit[miss[i]]):  # never ran this task: run it now
+                run[n_run] = miss[i]
+                n_run += 1
         if n_run > 0:
             run_tasks(code, cdata, seg, tk, run[:n_run], n_train, icfg, fcfg, fit, steps)
             for i in range(n_run):

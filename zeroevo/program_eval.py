@@ -157,6 +157,23 @@ def run_tasks(code, cdata, seg, tk, lanes, n_train, icfg, fcfg, fit, steps) -> i
 
 
 @njit(cache=True)
+def lookup_tasks(fc, keys, T: int, task_fit: np.ndarray, miss: np.ndarray) -> tuple:
+    """Look every task's key up in task order: hits go to ``task_fit``, missed task indices
+    to ``miss``. Returns ``(hits, misses)``."""
+    hits = 0
+    n_miss = 0
+    for t in range(T):
+        f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t])
+        if f >= 0.0:
+            task_fit[t] = f
+            hits += 1
+        else:
+            miss[n_miss] = t
+            n_miss += 1
+    return hits, n_miss
+
+
+@njit(cache=True)
 def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tuple:
     """Fitness of a padded program: ``(fitness, train steps, FEC hits)``.
 
@@ -170,22 +187,13 @@ def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tup
     full = tk[2].shape[1] * tk[2].shape[2]
     n_train = train_examples(code, seg, full, op_cost, fcfg)
     fit, steps, keys, lanes, miss = sc[3], sc[4], sc[8], sc[9], sc[10]
-    hits = 0
     if icfg[USE_FEC] == 0:
         total = run_tasks(code, cdata, seg, tk, lanes[:T], n_train, icfg, fcfg, fit, steps)
         for t in range(T):
             task_fit[t] = fit[t]
         return combine(task_fit, icfg[MEDIAN] != 0), total, 0
     total = probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc)
-    n_miss = 0
-    for t in range(T):
-        f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t])
-        if f >= 0.0:
-            task_fit[t] = f
-            hits += 1
-        else:
-            miss[n_miss] = t
-            n_miss += 1
+    hits, n_miss = lookup_tasks(fc, keys, T, task_fit, miss)
     if n_miss > 0:
         total += run_tasks(code, cdata, seg, tk, miss[:n_miss], n_train, icfg, fcfg, fit, steps)
         for i in range(n_miss):
