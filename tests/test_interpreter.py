@@ -1,7 +1,7 @@
 """Differential tests: the numba interpreter/executor against the numpy reference.
 
 The numba side is ``zeroevo.primitives.executor.run_lanes`` on bytecode compiled with
-``eliminate=False``; the reference is ``zeroevo.primitives.reference.evaluate_task``. Both
+``eliminate=False``; the reference is ``zeroevo.primitives.reference_executor.evaluate_task``. Both
 must agree *bit for bit* on fitness, train steps and the recorded (first-epoch) errors.
 No ulp tolerance is needed anywhere: the reference computes its reductions in the plain
 left-to-right order and its scalar transcendentals with the C math library, as numba
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from zeroevo.errors import GenomeError
-from zeroevo.primitives import reference
+from zeroevo.primitives import reference, reference_executor
 from zeroevo.primitives.bytecode import to_bytecode
 from zeroevo.primitives.executor import run_lanes
 from zeroevo.primitives.ops import IN1_KIND, IN2_KIND, N_OPS, OPS, OUT_KIND, SCALAR, VECTOR
@@ -76,7 +76,7 @@ def run_numba(program: Program, spec: ProgramSpec, tasks: TaskSet, lanes, n_trai
 
 def run_ref(program: Program, spec: ProgramSpec, tasks: TaskSet, t: int, n_train: int,
             n_valid: int, max_abs_error: float, rec=(0, 0), trace=None):
-    f, steps, te, ve = reference.evaluate_task(program, spec, tasks, t, n_train, n_valid,
+    f, steps, te, ve = reference_executor.evaluate_task(program, spec, tasks, t, n_train, n_valid,
                                                max_abs_error, rec[0], rec[1], trace)
     return float(f), int(steps), te, ve
 
@@ -488,7 +488,7 @@ def test_validation_failure_keeps_training_and_later_failure_keeps_best() -> Non
     assert run_ref(prog, spec, tasks, 0, N * E, V, 2.5)[:2] == (0.0, 4)
     f, steps, te, ve = run_ref(prog, spec, tasks, 0, N * E, V, 5.5, rec=(N, V))
     assert steps == N + 3 and te == [0.0, 1.0, 2.0, 3.0] and ve == [4.0, 4.0]
-    assert f == reference.flip_and_squash(4.0)
+    assert f == reference_executor.flip_and_squash(4.0)
     # mae 3.5: training passes in epoch 0 (0..3), validation fails (|4| > 3.5) -> epoch
     # fitness 0, training goes on and fails at step 1 of epoch 1 (counter 4).
     f, steps, te, ve = run_ref(prog, spec, tasks, 0, N * E, V, 3.5, rec=(N, V))
@@ -569,7 +569,7 @@ def test_reference_validation_failure_ends_the_pass() -> None:
     assert ve == [] and steps == 6
     assert [r["valid_failed"] for r in trace] == [True, False]
     loss = sum((0.0 - (4.0 + x)) ** 2 for x in u[7:10])
-    assert f == reference.flip_and_squash(math.sqrt(loss / 3))
+    assert f == reference_executor.flip_and_squash(math.sqrt(loss / 3))
 
 
 @pytest.mark.parametrize("lanes", ([0], [0] * 6), ids=("alone", "lanes"))
