@@ -48,11 +48,13 @@ def to_solution(fec: bool, seed: int) -> tuple[float, int, int]:
     return (time.process_time() - cpu, result.births, result.restarts) if result.solved else (float("inf"), result.births, result.restarts)
 
 
-def restart_fitness(fec: bool, seed: int, restarts: int) -> list[tuple[float, int]]:
-    """Per restart (no early stop): its select fitness, and how many births into the restart
-    a birth first scored search fitness > 0.9999 (-1: never). The second tells *when* a
-    search finds the solution, which the share alone hides (a FEC-off restart ends near
-    210k births, a FEC-on one near 870k)."""
+def restart_fitness(fec: bool, seed: int, restarts: int) -> list[tuple[float, int, list[tuple[int, float, float]]]]:
+    """Per restart (no early stop): its select fitness; how many births into the restart a
+    birth first scored search fitness > 0.9999 (-1: never), which tells *when* a search finds
+    the solution (a FEC-off restart ends near 210k births, a FEC-on one near 870k); and the
+    population's (births, mean, best) fitness where the C++ reference prints its progress
+    lines (after the initial 1000, then every 10,000 births). The population is a ring of
+    the last 1000 births, so it is read off the birth log."""
     import numpy as np
 
     from zeroevo.birthlog import read_log
@@ -62,6 +64,7 @@ def restart_fitness(fec: bool, seed: int, restarts: int) -> list[tuple[float, in
     cfg = load_preset("demo").replace("run", seed=seed, max_restarts=restarts, sufficient_fitness=0.0,
                                       snapshot_every=10_000_000)
     cfg = cfg.replace("evaluation", fec=fec)
+    size = cfg.evolution.population
     with tempfile.TemporaryDirectory() as tmp:
         search, run_dir = start_run(cfg, f"{tmp}/run")
         search.run()
@@ -69,8 +72,11 @@ def restart_fitness(fec: bool, seed: int, restarts: int) -> list[tuple[float, in
         restart, fit = log.column("restart").to_numpy(), log.column("fitness").to_numpy()
         out = []
         for entry in json.loads((run_dir.path / "best.json").read_text()):
-            hits = np.flatnonzero(fit[restart == entry["restart"]] > 0.9999)
-            out.append((entry["select_fitness"], int(hits[0]) if len(hits) else -1))
+            f = fit[restart == entry["restart"]]
+            hits = np.flatnonzero(f > 0.9999)
+            progress = [(n, float(f[n - size:n].mean()), float(f[n - size:n].max()))
+                        for n in range(size, len(f) + 1, 10_000)]
+            out.append((entry["select_fitness"], int(hits[0]) if len(hits) else -1, progress))
         return out
 
 
@@ -111,9 +117,9 @@ def main() -> None:
                 per_job = [args.restarts // args.jobs + (j < args.restarts % args.jobs) for j in range(args.jobs)]
                 runs = [r for chunk in pool.map(restart_fitness, [fec] * args.jobs, range(101, 101 + args.jobs),
                                                 per_job) for r in chunk]
-                fits = [f for f, _ in runs]
+                fits = [f for f, _, _ in runs]
                 solved = sum(f > 0.9999 for f in fits)
-                first = sorted(b for f, b in runs if f > 0.9999 and b >= 0)
+                first = sorted(b for f, b, _ in runs if f > 0.9999 and b >= 0)
                 lo, hi = wilson(solved, len(fits))
                 print(f"FEC {'on ' if fec else 'off'}: {solved}/{len(fits)} restarts solve "
                       f"({solved / len(fits):.0%}, 95% interval {lo:.0%}-{hi:.0%})   "
