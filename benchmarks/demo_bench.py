@@ -81,6 +81,15 @@ def restart_fitness(fec: bool, seed: int, restarts: int) -> list[tuple[float, in
         return out
 
 
+def many_restarts(pool: ProcessPoolExecutor, fec: bool, restarts: int, jobs: int,
+                  first_seed: int = 101) -> list[tuple[float, int, list[tuple[int, float, float]]]]:
+    """:func:`restart_fitness` for ``restarts`` restarts spread over ``jobs`` processes of
+    ``pool``, seeds ``first_seed``, ``first_seed + 1``, ... (one per job)."""
+    per_job = [restarts // jobs + (j < restarts % jobs) for j in range(jobs)]
+    chunks = pool.map(restart_fitness, [fec] * jobs, range(first_seed, first_seed + jobs), per_job)
+    return [r for chunk in chunks for r in chunk]
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of a success share ``k / n``: is a gap to the reference noise?"""
     p = k / n
@@ -115,9 +124,7 @@ def main() -> None:
                       f"   C++ reference median {58 if fec else 21}", flush=True)
         if "restarts" not in args.skip:
             for fec in (True, False):
-                per_job = [args.restarts // args.jobs + (j < args.restarts % args.jobs) for j in range(args.jobs)]
-                runs = [r for chunk in pool.map(restart_fitness, [fec] * args.jobs, range(101, 101 + args.jobs),
-                                                per_job) for r in chunk]
+                runs = many_restarts(pool, fec, args.restarts, args.jobs)
                 fits = [f for f, _, _ in runs]
                 solved = sum(f > 0.9999 for f in fits)
                 first = sorted(b for f, b, _ in runs if f > 0.9999 and b >= 0)

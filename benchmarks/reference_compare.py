@@ -27,11 +27,12 @@ import argparse
 import math
 import os
 import re
+import statistics
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from demo_bench import rate, restart_fitness, wilson
+from demo_bench import many_restarts, rate, wilson
 
 _PROGRESS = re.compile(r"indivs=(\d+), .*mean=([-\d.e+]+), .*best fit=([-\d.e+]+),")
 _SELECT = re.compile(r"Select fitness for candidate algorithm = ([-\d.e+]+)")
@@ -90,7 +91,7 @@ def compare_rates(binary: str, seeds: list[int], births: int) -> None:
         for seed in seeds:
             ref.append(reference_rate(binary, fec, seed, n))
             ours.append(rate(fec, seed, n))
-        mid = sorted(ref)[len(ref) // 2], sorted(ours)[len(ours) // 2]
+        mid = statistics.median(ref), statistics.median(ours)
         print(f"FEC {'on ' if fec else 'off'}: individuals per CPU-second over {n:,} births, seeds {seeds}: "
               f"reference median {mid[0]:,.0f} ({min(ref):,.0f}-{max(ref):,.0f}), zeroevo median "
               f"{mid[1]:,.0f} ({min(ours):,.0f}-{max(ours):,.0f}); ratio {mid[1] / mid[0]:.2f}x", flush=True)
@@ -98,10 +99,8 @@ def compare_rates(binary: str, seeds: list[int], births: int) -> None:
 
 def run_ours(fec: bool, restarts: int, jobs: int, first_seed: int) -> list[Restart]:
     """``restarts`` zeroevo demo restarts (no early stop), split over ``jobs`` processes."""
-    per_job = [restarts // jobs + (j < restarts % jobs) for j in range(jobs)]
     with ProcessPoolExecutor(jobs) as pool:
-        chunks = pool.map(restart_fitness, [fec] * jobs, range(first_seed, first_seed + jobs), per_job)
-        return [Restart(s, tuple(p)) for chunk in chunks for s, _, p in chunk]
+        return [Restart(s, tuple(p)) for s, _, p in many_restarts(pool, fec, restarts, jobs, first_seed)]
 
 
 def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
@@ -115,23 +114,20 @@ def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
 
 
 def table(ref: list[Restart], ours: list[Restart]) -> list[str]:
-    """Progress rows at the births both sides reached in every restart."""
-    def by_births(runs: list[Restart]) -> dict[int, list[tuple[float, float]]]:
-        common = set.intersection(*({b for b, _, _ in r.progress} for r in runs))
-        return {b: [(m, x) for r in runs for bb, m, x in r.progress if bb == b] for b in common}
-
-    a, b = by_births(ref), by_births(ours)
+    """Progress rows up to the births every restart on both sides reached (both print at
+    1000, 11000, 21000, ... births, so the k-th points line up)."""
+    runs = ref + ours
+    n = min(len(r.progress) for r in runs)
     rows = [f"{'births':>8}  {'mean fitness':>15}  {'best fitness':>15}  {'best > 0.9999':>15}",
             f"{'':>8}  {'ref / ours':>15}  {'ref / ours':>15}  {'ref / ours':>15}"]
-    for births in sorted(set(a) & set(b)):
+    for k in range(n):
         cells = []
-        for col in (0, 1):
-            r = sum(p[col] for p in a[births]) / len(a[births])
-            o = sum(p[col] for p in b[births]) / len(b[births])
+        for col in (1, 2):
+            r, o = (statistics.fmean(x.progress[k][col] for x in side) for side in (ref, ours))
             cells.append(f"{r:.3f} / {o:.3f}")
-        share = [sum(p[1] > 0.9999 for p in side[births]) / len(side[births]) for side in (a, b)]
-        cells.append(f"{share[0]:.0%} / {share[1]:.0%}")
-        rows.append(f"{births:>8}  " + "  ".join(f"{c:>15}" for c in cells))
+        r, o = (sum(x.progress[k][2] > 0.9999 for x in side) / len(side) for side in (ref, ours))
+        cells.append(f"{r:.0%} / {o:.0%}")
+        rows.append(f"{runs[0].progress[k][0]:>8}  " + "  ".join(f"{c:>15}" for c in cells))
     return rows
 
 
