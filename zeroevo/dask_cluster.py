@@ -20,7 +20,6 @@ from zeroevo.protocols import EvalRequest, EvalResult
 
 def _dask_evaluate(evaluator_name: str, evaluator_config: dict, request: EvalRequest) -> EvalResult:
     """The task run on a Dask worker (module level, plain-data arguments)."""
-    dispatch._IN_WORKER = True
     return dispatch.evaluate_request(evaluator_name, evaluator_config, request)
 
 

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import sys
 import threading
 from typing import Any, Callable, Protocol
 
@@ -64,7 +62,6 @@ class Dispatcher(Protocol):
 
 _CACHE: dict[tuple[str, str], Any] = {}
 _CACHE_LOCK = threading.Lock()
-_IN_WORKER = False  # set in worker processes: they run one evaluation on one thread
 
 
 def _config_key(evaluator_config: dict | None) -> str:
@@ -100,21 +97,14 @@ def get_evaluator(evaluator_name: str, evaluator_config: dict | None) -> Any:
         return _CACHE[cache_key]
 
 
-def _one_thread() -> None:
-    # Worker processes share the cores among themselves: one intra-op thread each.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
-
-
 def evaluate_request(evaluator_name: str, evaluator_config: dict | None, request: EvalRequest) -> EvalResult:
-    """Evaluate ``request`` with this process's evaluator for ``(evaluator_name, evaluator_config)``."""
-    evaluator = get_evaluator(evaluator_name, evaluator_config)
-    if _IN_WORKER:
-        _one_thread()
-    return evaluator.evaluate(request)
+    """Evaluate ``request`` with this process's evaluator for ``(evaluator_name, evaluator_config)``.
+
+    Nothing here depends on the process it runs in: an evaluator whose results depend on
+    thread counts (the neural trainer) sets them itself, so every dispatcher gives the same
+    results.
+    """
+    return get_evaluator(evaluator_name, evaluator_config).evaluate(request)
 
 
 def _died_result(key: int, detail: str) -> EvalResult:

@@ -47,6 +47,7 @@ _FIDELITY_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {  # field: (che
     "valid_subset": (lambda v: _is_int(v) and v >= 1, _INT_GE1),
     "batch_size": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
     "eval_batch_size": (lambda v: _is_int(v) and v >= 1, _INT_GE1),
+    "threads": (lambda v: _is_int(v) and 1 <= v <= 1024, "an integer in 1..1024"),
     "split_seed": (lambda v: _is_int(v) and v >= 0, _INT_GE0),
     "lr": (lambda v: _is_num(v) and v > 0, _NUM_GT0), "width": (lambda v: _is_num(v) and v > 0, _NUM_GT0),
     "momentum": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
@@ -70,6 +71,9 @@ class Fidelity:
     from ``lr`` to 0. ``width`` scales filters when a space builds the model. ``augment``
     adds random crops (and horizontal flips for 3-channel images). ``precision`` is the
     autocast type on CUDA (``auto``: bf16 where supported, else fp16); the CPU runs fp32.
+    ``threads`` is torch's intra-op thread count during a training: float sums depend on it,
+    so the trainer sets it for every training, in every dispatch mode, and the same seed
+    gives the same weights whether a candidate trains in this process or in a worker.
     """
 
     epochs: int = 2
@@ -84,6 +88,7 @@ class Fidelity:
     split_seed: int = 0
     precision: str = "auto"
     eval_batch_size: int = 512
+    threads: int = 1
 
     def __post_init__(self) -> None:
         _validate(self, _FIDELITY_RULES)

@@ -32,9 +32,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 def _worker_main(conn: Any, evaluator_name: str, evaluator_config: dict, parent_pid: int) -> None:
     """Loop of a worker process: receive ``(key, request)``, send ``(key, ok, payload)``."""
-    dispatch._IN_WORKER = True  # a module global there: evaluate_request reads it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    dispatch._one_thread()
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     while True:
         try:

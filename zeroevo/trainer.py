@@ -11,9 +11,11 @@ a model without one sees raw ``[0, 1]`` pixels.
 Determinism: the parameters are re-initialised on the CPU from the seed (every module's
 ``reset_parameters()``, run inside ``torch.random.fork_rng`` so the caller's global RNG is
 untouched; a module that owns parameters directly must define ``reset_parameters``), and
-data order and augmentation draw from their own ``torch.Generator``s. Deterministic kernels
-are switched on for the duration of a call and restored after, which is safe for one
-training per process at a time (workers are processes).
+data order and augmentation draw from their own ``torch.Generator``s. Deterministic kernels,
+cuDNN's deterministic mode and torch's intra-op thread count (``Fidelity.threads``: float
+reductions depend on it) are set for the duration of a call and restored after, which is
+safe for one training per process at a time (workers are processes). So a candidate trains
+to the same bits serially, in a local worker or on a Dask worker.
 
 Failures of the candidate (out of memory, non-finite loss, a shape error, too many
 parameters, too slow) never raise: they come back as ``STATUS_FAILED`` with fitness 0.
@@ -185,13 +187,15 @@ def _augment(x: torch.Tensor, gen: torch.Generator, flip: bool) -> torch.Tensor:
 
 
 @contextmanager
-def _seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Global RNGs seeded (inside a fork) and deterministic kernels on, restored on exit."""
+def _seeded(seed: int, device: torch.device, threads: int) -> Iterator[None]:
+    """Global RNGs seeded (inside a fork), deterministic kernels on and ``threads`` intra-op
+    threads, all restored on exit."""
     cuda = device.type == "cuda"
     index = (device.index if device.index is not None else torch.cuda.current_device()) if cuda else None
     previous = (torch.are_deterministic_algorithms_enabled(),
                 torch.is_deterministic_algorithms_warn_only_enabled(),
-                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark,
+                torch.get_num_threads())
     with torch.random.fork_rng(devices=[index] if cuda else []):
         torch.random.default_generator.manual_seed(seed)
         if cuda:
@@ -200,11 +204,15 @@ def _seeded(seed: int, device: torch.device) -> Iterator[None]:
         # warn_only: an op without a deterministic kernel should not fail the candidate.
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        if previous[4] != threads:
+            torch.set_num_threads(threads)
         try:
             yield
         finally:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = previous[2], previous[3]
+            if torch.get_num_threads() != previous[4]:
+                torch.set_num_threads(previous[4])
 
 
 def _inherit(model: nn.Module, init_state: dict[str, np.ndarray] | None) -> int:
@@ -257,7 +265,7 @@ def train_model(
         return TrainOutcome(0.0, STATUS_FAILED, f"{metrics['params']} parameters > max_params {limits.max_params}",
                             metrics)
     try:
-        with _seeded(derive_seed(seed, _INIT), dev):
+        with _seeded(derive_seed(seed, _INIT), dev, fidelity.threads):
             return _run(model, split, fidelity, seed, limits, tuple(hurdles), init_state, dev, start, metrics)
     except Exception as exc:  # any failure of the candidate is a result, never an exception
         if dev.type == "cuda":
