@@ -12,7 +12,7 @@ import warnings
 
 import click
 
-from zeroevo.errors import ZeroevoError
+from zeroevo.core.errors import ZeroevoError
 
 
 class _Group(click.Group):
@@ -37,12 +37,11 @@ def main() -> None:
 
 
 def _load_config(preset: str | None, config_file: str | None):  # noqa: ANN202
-    from zeroevo import config as cfgmod
-    from zeroevo import presets
+    from zeroevo.runs import configs, presets
 
     if config_file:
         base = presets.preset_data(preset) if preset else None
-        return cfgmod.load(config_file, base, presets.preset_data)
+        return configs.load(config_file, base, presets.preset_data)
     return presets.load_preset(preset or "demo")
 
 
@@ -98,7 +97,7 @@ def evolve(preset: str | None, config_file: str | None, seed: int | None, max_bi
            workers: int | None, backend: str | None, scheduler: str | None, islands: int | None,
            migrate_every: int | None, migrants: int | None, as_json: bool, quiet: bool) -> None:
     """Run an evolutionary search, record it in a run directory and print the best found."""
-    from zeroevo.runs import start_run
+    from zeroevo.runs.lifecycle import start_run
 
     cfg = _load_config(preset, config_file)
     run_changes = {k: v for k, v in (("seed", seed), ("max_births", max_births),
@@ -144,7 +143,7 @@ def evolve(preset: str | None, config_file: str | None, seed: int | None, max_bi
 def resume(run_dir: str, max_births: int | None, max_seconds: float | None, config_file: str | None,
            force: bool, as_json: bool, quiet: bool) -> None:
     """Continue a recorded run exactly where its last snapshot left off."""
-    from zeroevo.runs import resume_run
+    from zeroevo.runs.lifecycle import resume_run
 
     cfg = _load_config(None, config_file) if config_file else None
     progress = _Progress(quiet or as_json and not sys.stderr.isatty())
@@ -177,7 +176,7 @@ def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001
 @click.pass_context
 def presets(ctx: click.Context) -> None:
     """List the presets (``zeroevo presets show NAME`` prints one as TOML)."""
-    from zeroevo import presets as presetmod
+    from zeroevo.runs import presets as presetmod
 
     if ctx.invoked_subcommand is None:
         for name in presetmod.names():
@@ -188,15 +187,15 @@ def presets(ctx: click.Context) -> None:
 @click.argument("name")
 def presets_show(name: str) -> None:
     """Print preset NAME as a commented TOML config to start from."""
-    from zeroevo import config as cfgmod
-    from zeroevo import presets as presetmod
+    from zeroevo.core.config import to_toml
+    from zeroevo.runs import presets as presetmod
 
     cfg = presetmod.load_preset(name)
-    click.echo(cfgmod.to_toml(cfg, f"zeroevo preset '{name}': {presetmod.describe(name)}\n"
+    click.echo(to_toml(cfg, f"zeroevo preset '{name}': {presetmod.describe(name)}\n"
                                    f"Run it with: zeroevo evolve --config FILE.toml"), nl=False)
 
 
-from zeroevo.analyze_cli import analyze  # noqa: E402 - the group is defined in its own module
+from zeroevo.analysis.commands import analyze  # noqa: E402 - the group is defined in its own module
 
 main.add_command(analyze)
 

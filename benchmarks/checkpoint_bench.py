@@ -20,14 +20,14 @@ from pathlib import Path
 
 
 def _cfg(births: int, seed: int):
-    from zeroevo.presets import load_preset
+    from zeroevo.runs.presets import load_preset
 
     return load_preset("demo").replace("run", max_births=births, sufficient_fitness=0.0, seed=seed)
 
 
 def _plain(births: int, seed: int) -> tuple[float, float]:
     """Wall and CPU seconds of a search without a run directory."""
-    from zeroevo.search import ProgramSearch
+    from zeroevo.programs.search import ProgramSearch
 
     t, c = time.perf_counter(), time.process_time()
     ProgramSearch(_cfg(births, seed)).run()
@@ -41,7 +41,7 @@ def _recorded(births: int, seed: int, out: Path) -> tuple[float, float, float]:
     FEC export included) and closing the log, timed directly around those calls: a figure
     the machine's noise does not swamp (best.json writes at restarts are not included).
     """
-    from zeroevo.runs import start_run
+    from zeroevo.runs.lifecycle import start_run
 
     t, c = time.perf_counter(), time.process_time()
     search, _ = start_run(_cfg(births, seed), out)
@@ -69,7 +69,7 @@ def _resume(path: Path, until: int | None = None) -> tuple[float, float, float, 
 
     ``until`` defaults to one chunk past the snapshot.
     """
-    from zeroevo.runs import resume_run
+    from zeroevo.runs.lifecycle import resume_run
 
     t = time.perf_counter()
     search = resume_run(path)
@@ -77,7 +77,7 @@ def _resume(path: Path, until: int | None = None) -> tuple[float, float, float, 
     start = search.state.birth
     first = []
 
-    def progress(p) -> None:  # noqa: ANN001 - zeroevo.search.Progress
+    def progress(p) -> None:  # noqa: ANN001 - zeroevo.programs.search.Progress
         if not first:
             first.extend((time.perf_counter(), p.births - start))
 
@@ -98,8 +98,8 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the recorded run directory here")
     args = ap.parse_args()
 
-    from zeroevo.analysis import open_run, summary
-    from zeroevo.lineage import Lineage
+    from zeroevo.analysis.lineage import Lineage
+    from zeroevo.analysis.programs import open_run, summary
 
     tmp = Path(tempfile.mkdtemp(prefix="zeroevo-ckpt-"))
     try:
@@ -153,7 +153,7 @@ def main() -> None:
         t = time.perf_counter()
         lin = Lineage(run, anchors=False)
         load = time.perf_counter() - t
-        from zeroevo.storage import read_bundle
+        from zeroevo.runs.storage import read_bundle
 
         arrays, _ = read_bundle(sorted((run / "snapshots").glob("snap-*.arrow"))[-1])
         candidates = [b for b in arrays["pop_births"].tolist() if b >= 0]

@@ -24,8 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 def rate(fec: bool, seed: int, births: int) -> float:
     """Individuals per CPU-second over ``births`` births (sufficient fitness off)."""
-    from zeroevo.presets import load_preset
-    from zeroevo.search import ProgramSearch
+    from zeroevo.programs.search import ProgramSearch
+    from zeroevo.runs.presets import load_preset
 
     cfg = load_preset("demo").replace("run", seed=seed, max_births=births, sufficient_fitness=0.0)
     cfg = cfg.replace("evaluation", fec=fec)
@@ -39,8 +39,8 @@ def rate(fec: bool, seed: int, births: int) -> float:
 
 def to_solution(fec: bool, seed: int) -> tuple[float, int, int]:
     """CPU-seconds, births and restarts until select fitness > 0.9999."""
-    from zeroevo.presets import load_preset
-    from zeroevo.search import ProgramSearch
+    from zeroevo.programs.search import ProgramSearch
+    from zeroevo.runs.presets import load_preset
 
     cfg = load_preset("demo").replace("run", seed=seed, max_seconds=1800.0)
     cfg = cfg.replace("evaluation", fec=fec)
@@ -58,9 +58,9 @@ def restart_fitness(fec: bool, seed: int, restarts: int) -> list[tuple[float, in
     the last 1000 births, so it is read off the birth log."""
     import numpy as np
 
-    from zeroevo.birthlog import read_log
-    from zeroevo.presets import load_preset
-    from zeroevo.runs import start_run
+    from zeroevo.runs.birthlog import read_log
+    from zeroevo.runs.lifecycle import start_run
+    from zeroevo.runs.presets import load_preset
 
     cfg = load_preset("demo").replace("run", seed=seed, max_restarts=restarts, sufficient_fitness=0.0,
                                       snapshot_every=10_000_000)

@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 
-from zeroevo.presets import load_preset
+from zeroevo.runs.presets import load_preset
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit("gpu_bench: no CUDA device here; run it where a GPU is lent")
-    from zeroevo.neural_search import NeuralSearch
+    from zeroevo.neural.search import NeuralSearch
 
     preset = "fashion-layers" if args.space == "layers" else "fashion-nasnet"
     lag = max(args.workers)

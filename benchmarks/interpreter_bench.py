@@ -3,7 +3,7 @@
 Run from a checkout: ``PYTHONPATH=. python benchmarks/interpreter_bench.py [--seconds S]
 [--seeds 1 2 3] [--births N]``. Prints, in one run so the numbers are comparable:
 
-- births per CPU-second of the numba chunk loop (``zeroevo.chunk.run_chunk``) on the demo
+- births per CPU-second of the numba chunk loop (``zeroevo.programs.chunk.run_chunk``) on the demo
   configuration (AUTOML_ZERO.md "The demo configuration": 10 linear tasks, F=4, 100 train /
   100 valid, P=1000, T=10), FEC on and off, per seed, with the best fitness reached;
 - the interpreter alone: ns per executed instruction (per lane) of ``run_lanes`` on the demo's
@@ -28,16 +28,16 @@ import time
 import numpy as np
 from numba import njit
 
-from zeroevo.chunk import run_chunk
-from zeroevo.eval_memo import EvalMemo
-from zeroevo.fec import FecArrays
-from zeroevo.primitives.bytecode import to_bytecode
-from zeroevo.primitives.executor import run_lanes
-from zeroevo.program_eval import EvalScratch, op_costs, task_tuple
-from zeroevo.rng import PURPOSE_TASK_DATA, PURPOSE_TASK_PARAM, derive
+from zeroevo.core.rng import PURPOSE_TASK_DATA, PURPOSE_TASK_PARAM, derive
+from zeroevo.primitives.program.bytecode import to_bytecode
+from zeroevo.primitives.program.executor import run_lanes
+from zeroevo.programs.chunk import run_chunk
+from zeroevo.programs.evaluation import EvalScratch, op_costs, task_tuple
+from zeroevo.programs.fec import FecArrays
+from zeroevo.programs.memo import EvalMemo
+from zeroevo.programs.tasks import TaskSpec, generate
 from zeroevo.spaces.program.genome import ProgramSpec
 from zeroevo.spaces.program.initial import linear_program
-from zeroevo.tasks import TaskSpec, generate
 
 DEMO_OPS = ("SCALAR_CONST_SET", "VECTOR_INNER_PRODUCT", "SCALAR_DIFF", "SCALAR_PRODUCT",
             "SCALAR_VECTOR_PRODUCT", "VECTOR_SUM")

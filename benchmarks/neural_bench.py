@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from zeroevo.presets import load_preset
-from zeroevo.protocols import EvalRequest
+from zeroevo.core.protocols import EvalRequest
+from zeroevo.runs.presets import load_preset
 
 HAND_DESIGNED = {"layers": [
     {"op": "conv", "filters": 16, "kernel": 3, "stride": 1, "inputs": []},
@@ -32,7 +32,7 @@ HAND_DESIGNED = {"layers": [
 
 def search(space: str, algorithm: str, seed: int, candidates: int):  # noqa: ANN201
     """One search at the proxy fidelity; returns (result, cpu seconds)."""
-    from zeroevo.neural_search import NeuralSearch
+    from zeroevo.neural.search import NeuralSearch
 
     preset = "fashion-layers" if space == "layers" else "fashion-nasnet"
     cfg = load_preset(preset).replace("run", max_births=candidates, seed=seed)
@@ -48,8 +48,8 @@ def full_fidelity(cfg, genome: dict, epochs: int, seed: int) -> tuple[float, int
     """Test accuracy and parameter count of ``genome`` trained on the whole training split."""
     import torch
 
-    from zeroevo.neural_eval import NeuralEvaluator
-    from zeroevo.trainer import count_params, evaluate_model
+    from zeroevo.neural.evaluator import NeuralEvaluator
+    from zeroevo.neural.trainer import count_params, evaluate_model
 
     conf = cfg.evaluator_config()
     ev = NeuralEvaluator({**conf, "fidelity": {**conf["fidelity"], "epochs": epochs, "train_subset": 0},

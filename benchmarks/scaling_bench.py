@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from zeroevo.presets import load_preset
+from zeroevo.runs.presets import load_preset
 
 _SOLO = """
 import sys, time
@@ -52,13 +52,13 @@ _WARM = 4  # neural births committed before the clock starts: workers up, torch 
 def solo(kind: str, births: int, lag: int = 4) -> float:
     """One search in this process, nothing dispatched: births/s (programs) or births/min (neural)."""
     if kind == "programs":
-        from zeroevo.search import ProgramSearch
+        from zeroevo.programs.search import ProgramSearch
 
         cfg = load_preset("demo").replace("run", max_births=births, sufficient_fitness=0.0, seed=1)
         ProgramSearch(cfg.replace("run", max_births=20_000)).run()  # load the kernels first
         t = time.perf_counter()
         return ProgramSearch(cfg).run().births / (time.perf_counter() - t)
-    from zeroevo.neural_search import NeuralSearch
+    from zeroevo.neural.search import NeuralSearch
 
     stamps: dict[int, float] = {}
     NeuralSearch(_neural_config(births).replace("dispatch", backend="serial", lag=lag),
@@ -90,7 +90,7 @@ def _timed(run) -> tuple[float, float, int]:  # noqa: ANN001
 
 def islands(births: int, rounds: int) -> None:
     """Demo preset, 2 islands: 1 worker process against 2 (same seed, same births)."""
-    from zeroevo.islands import IslandSearch
+    from zeroevo.programs.islands import IslandSearch
 
     base = load_preset("demo").replace("run", max_births=births, sufficient_fitness=0.0, seed=1)
     print(f"programs: demo preset, 2 islands, migrate_every 100000, {births:,} births")
@@ -119,7 +119,7 @@ def islands(births: int, rounds: int) -> None:
 
 def neural(births: int, rounds: int, lag: int) -> None:
     """fashion-layers preset shrunk, lag ``lag``: 1 worker process against 2 (same births)."""
-    from zeroevo.neural_search import NeuralSearch
+    from zeroevo.neural.search import NeuralSearch
 
     base = _neural_config(births)
     print(f"neural: fashion-layers (1 epoch on 2048 images), central population, lag {lag}, "

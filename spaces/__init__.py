@@ -1,0 +1,8 @@
+"""Genome kinds, one subpackage each, all through the ``SearchSpace`` protocol.
+
+- :mod:`~zeroevo.spaces.program`: AutoML-Zero programs (setup / predict / learn);
+- :mod:`~zeroevo.spaces.layers`: layer sequences with skip inputs;
+- :mod:`~zeroevo.spaces.nasnet`: NASNet normal and reduction cells, AmoebaNet mutations.
+
+Each registers itself by name in :mod:`zeroevo.core.registry` when imported.
+"""

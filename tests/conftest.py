@@ -22,7 +22,7 @@ def run_cli(*args: str, timeout: float = 600, cwd: str | Path | None = None,
 @pytest.fixture
 def small_demo():
     """The demo preset shrunk to run in a second: P=50, 2 restarts' worth of small budget."""
-    from zeroevo.presets import load_preset
+    from zeroevo.runs.presets import load_preset
 
     cfg = load_preset("demo")
     cfg = cfg.replace("evolution", population=50, tournament=5, max_train_steps=2e5)

@@ -11,19 +11,21 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from zeroevo import analysis, dead_code
-from zeroevo import program_export as pe
-from zeroevo import program_trace as pt
-from zeroevo.analyze_cli import analyze
-from zeroevo.errors import RunDirError
-from zeroevo.lineage import Lineage, ancestry, regenerate
-from zeroevo.presets import ALL_OPS, load_preset
-from zeroevo.rundir import RunDir
-from zeroevo.runs import start_run
+from zeroevo.analysis import programs as analysis
+from zeroevo.analysis.commands import analyze
+from zeroevo.analysis.lineage import Lineage, ancestry, regenerate
+from zeroevo.analysis.run import open_run
+from zeroevo.core.errors import RunDirError
+from zeroevo.programs import dead_code
+from zeroevo.programs import export as pe
+from zeroevo.programs import trace as pt
+from zeroevo.programs.tasks import TaskSpec, from_arrays, generate
+from zeroevo.runs.lifecycle import start_run
+from zeroevo.runs.presets import ALL_OPS, load_preset
+from zeroevo.runs.rundir import RunDir
+from zeroevo.runs.storage import read_bundle
 from zeroevo.spaces.program.genome import ProgramSpec, from_rows
 from zeroevo.spaces.program.space import decode
-from zeroevo.storage import read_bundle
-from zeroevo.tasks import TaskSpec, from_arrays, generate
 
 RANDOM_OPS = ["SCALAR_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET", "VECTOR_UNIFORM_SET", "MATRIX_GAUSSIAN_SET"]
 MIXED_OPS = ["SCALAR_CONST_SET", "VECTOR_INNER_PRODUCT", "SCALAR_DIFF", "SCALAR_PRODUCT",
@@ -107,7 +109,7 @@ def test_replay_of_random_search(small_demo, tmp_path):
 
 def test_replay_with_islands(small_demo, tmp_path):
     """Island i's k-th birth is logged as k*K + i; migrants are exact copies from another island."""
-    from zeroevo.lineage import snapshot_populations
+    from zeroevo.analysis.lineage import snapshot_populations
 
     if "dispatch" not in small_demo.to_dict():
         pytest.skip("this zeroevo has no islands")
@@ -130,7 +132,7 @@ def test_replay_with_islands(small_demo, tmp_path):
 
 
 def test_ancestry_path_and_changes(demo_run):
-    birth = analysis.best(analysis.open_run(demo_run)).birth
+    birth = analysis.best(open_run(demo_run)).birth
     steps = ancestry(demo_run, birth)
     assert steps[0].mutation == "init" and steps[0].delta is None and steps[-1].birth == birth
     for prev, step in zip(steps, steps[1:]):
@@ -142,7 +144,7 @@ def test_ancestry_path_and_changes(demo_run):
             assert step.changes == ()
     assert any(s.changes for s in steps[1:]) or len(steps) == 1
     entry = [e for e in RunDir(demo_run).best() if e["birth"] == birth][0]
-    assert steps[-1].program == decode(analysis.open_run(demo_run).spec, entry["genome"])
+    assert steps[-1].program == decode(open_run(demo_run).spec, entry["genome"])
     assert regenerate(demo_run, birth) == steps[-1].program
 
 
@@ -229,7 +231,7 @@ def _with_dead_code(spec: ProgramSpec):
 
 
 def test_simplify_drops_dead_code_and_keeps_predictions():
-    from zeroevo.presets import DEMO_OPS
+    from zeroevo.runs.presets import DEMO_OPS
 
     spec = ProgramSpec(ops=(tuple(DEMO_OPS),) * 3, max_sizes=(10, 10, 10))
     program = _with_dead_code(spec)
@@ -291,7 +293,7 @@ def test_export_round_trip(demo_run, tmp_path):
                           timeout=60, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     # Its predictions equal zeroevo's on the run's tasks, bit for bit.
-    run = analysis.open_run(demo_run)
+    run = open_run(demo_run)
     b = analysis.best(run)
     mod = pe.load_module(out)
     for _, tasks in analysis.task_sets(run, b.restart):
@@ -304,13 +306,13 @@ def test_export_round_trip(demo_run, tmp_path):
 
 
 def test_export_with_random_ops_matches_zeroevo(tmp_path):
-    from zeroevo.search import full_fitness
+    from zeroevo.programs.search import full_fitness
 
     cfg = load_preset("demo")
     data = cfg.to_dict()
     data["program"].update(setup_ops=ALL_OPS, predict_ops=ALL_OPS, learn_ops=ALL_OPS, matrices=2,
                            init_sizes=[6, 6, 6], max_sizes=[6, 6, 6])
-    from zeroevo.config import from_dict
+    from zeroevo.runs.configs import from_dict
 
     cfg = from_dict(data)
     spec = cfg.program_spec()
@@ -332,14 +334,14 @@ def test_export_with_random_ops_matches_zeroevo(tmp_path):
         mine = pt.traces(mod, tasks)
         assert pt.mismatch(mine, pt.traces(pt.ReferenceMachine(program, spec), tasks)) is None
         for t in range(tasks.num_tasks):
-            assert mine[t].fitness == full_fitness(cfg, spec, program, analysis._one_task(tasks, t))
+            assert mine[t].fitness == full_fitness(cfg, spec, program, analysis.one_task(tasks, t))
 
 
 def test_generated_code_matches_the_kernel_on_random_programs():
     """Differential: random programs over all 64 ops, generated numpy vs the numba kernel."""
-    from zeroevo.config import from_dict
-    from zeroevo.rng import new_state
-    from zeroevo.search import full_fitness
+    from zeroevo.core.rng import new_state
+    from zeroevo.programs.search import full_fitness
+    from zeroevo.runs.configs import from_dict
     from zeroevo.spaces.program.initial import random_from_stream
 
     data = load_preset("demo").to_dict()
@@ -354,7 +356,7 @@ def test_generated_code_matches_the_kernel_on_random_programs():
         runs = pt.traces(pe.machine(program, spec), tasks)
         assert pt.mismatch(runs, pt.traces(pt.ReferenceMachine(program, spec), tasks)) is None, i
         for t in range(tasks.num_tasks):
-            kernel = full_fitness(cfg, spec, program, analysis._one_task(tasks, t))
+            kernel = full_fitness(cfg, spec, program, analysis.one_task(tasks, t))
             assert runs[t].fitness == kernel, (i, t)
             nonzero += kernel > 0
     assert nonzero > 20
@@ -406,7 +408,7 @@ def test_bad_run_dirs(tmp_path, demo_run):
     (tmp_path / "a_file").write_text("x")
     for bad in ("missing", "empty", "foreign", "corrupt", "a_file"):
         with pytest.raises(RunDirError):
-            analysis.open_run(tmp_path / bad)
+            open_run(tmp_path / bad)
         for cmd in ("summary", "best", "lineage", "mutations", "simplify", "export", "plot"):
             result = _invoke(cmd, tmp_path / bad, code=2)
             assert result.output.startswith("error:") and len(result.output.strip().splitlines()) == 1
@@ -418,7 +420,7 @@ def test_bad_run_dirs(tmp_path, demo_run):
     for seg in (broken / "log").glob("*.arrow"):
         seg.write_bytes(b"garbage")
     with pytest.raises(RunDirError):
-        analysis.open_run(broken)
+        open_run(broken)
     assert _invoke("summary", broken, code=2).output.startswith("error:")
 
 

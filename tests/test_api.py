@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 import zeroevo.api as api
-from zeroevo.protocols import EvalRequest, EvalResult
-from zeroevo.registry import register_evaluator, register_space
-from zeroevo.tasks import from_arrays
+from zeroevo.core.protocols import EvalRequest, EvalResult
+from zeroevo.core.registry import register_evaluator, register_space
+from zeroevo.programs.tasks import from_arrays
 
 
 class BitSpace:

@@ -10,13 +10,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeroevo.primitives.bytecode import to_bytecode
-from zeroevo.primitives.executor import run_lanes
-from zeroevo.primitives.ops import OPS
-from zeroevo.rng import stream
+from zeroevo.core.rng import stream
+from zeroevo.primitives.program.bytecode import to_bytecode
+from zeroevo.primitives.program.executor import run_lanes
+from zeroevo.primitives.program.ops import OPS
+from zeroevo.programs.tasks import TaskSet, TaskSpec, from_arrays, generate
 from zeroevo.spaces.program.genome import Program, ProgramSpec, from_rows
-from zeroevo.spaces.program.initial import linear_program, neural_net_program, random_from_stream
-from zeroevo.tasks import TaskSet, TaskSpec, from_arrays, generate
+from zeroevo.spaces.program.initial import (
+    linear_program,
+    neural_net_program,
+    random_from_stream,
+)
 
 ALL_OPS = tuple(op.name for op in OPS[1:])
 # A menu where programs live longer (no division, log, exp, reciprocal, tan).

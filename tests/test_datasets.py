@@ -1,4 +1,4 @@
-"""Tests for zeroevo.datasets: IDX and CIFAR-10 readers on tiny files, digits, Fashion-MNIST."""
+"""Tests for zeroevo.data.images: IDX and CIFAR-10 readers on tiny files, digits, Fashion-MNIST."""
 from __future__ import annotations
 
 import gzip
@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zeroevo.datasets import (
+from zeroevo.core.errors import ConfigError, DataError
+from zeroevo.data.images import (
     FASHION_MNIST_CLASSES,
     ImageData,
     load_cifar10,
@@ -19,7 +20,6 @@ from zeroevo.datasets import (
     load_mnist,
     read_idx,
 )
-from zeroevo.errors import ConfigError, DataError
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -19,10 +19,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from zeroevo.dispatch import DaskDispatcher, EvaluationError, SerialDispatcher, evaluate_request, make_dispatcher
-from zeroevo.errors import ConfigError, GenomeError
-from zeroevo.process_pool import ProcessDispatcher
-from zeroevo.protocols import STATUS_FAILED, STATUS_OK, EvalRequest, EvalResult
+from zeroevo.core.errors import ConfigError, GenomeError
+from zeroevo.core.protocols import STATUS_FAILED, STATUS_OK, EvalRequest, EvalResult
+from zeroevo.dispatch import EvaluationError, evaluate_request, make_dispatcher
+from zeroevo.dispatch.dask_cluster import DaskDispatcher
+from zeroevo.dispatch.process import ProcessDispatcher
+from zeroevo.dispatch.serial import SerialDispatcher
 
 ROOT = Path(__file__).resolve().parents[1]
 SLEEPY = "tests.test_dispatch:Sleepy"
@@ -171,7 +173,7 @@ def test_workers_stop_on_garbage_collection_and_with_their_parent():
     gc.collect()
     assert wait_dead(pids) == []
 
-    script = ("from zeroevo.process_pool import ProcessDispatcher\n"
+    script = ("from zeroevo.dispatch.process import ProcessDispatcher\n"
               "d = ProcessDispatcher('tests.test_dispatch:Sleepy', {}, workers=2)\n"
               "print(*d.pids(), flush=True)\n"
               "import time; time.sleep(60)\n")

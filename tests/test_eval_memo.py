@@ -10,16 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeroevo.eval_memo import EvalMemo, evaluate_memo, same_code
-from zeroevo.fec import FecArrays
-from zeroevo.primitives.bytecode import compile_program
-from zeroevo.primitives.ops import op_code
-from zeroevo.program_eval import EvalScratch, evaluate, op_costs, task_tuple
-from zeroevo.rng import stream
+from zeroevo.core.rng import stream
+from zeroevo.primitives.program.bytecode import compile_program
+from zeroevo.primitives.program.ops import op_code
+from zeroevo.programs.evaluation import EvalScratch, evaluate, op_costs, task_tuple
+from zeroevo.programs.fec import FecArrays
+from zeroevo.programs.memo import EvalMemo, evaluate_memo, same_code
+from zeroevo.programs.tasks import TaskSpec, generate
 from zeroevo.spaces.program.genome import ProgramSpec
 from zeroevo.spaces.program.initial import random_from_stream
 from zeroevo.spaces.program.mutation import mutate
-from zeroevo.tasks import TaskSpec, generate
 
 OPS = ("SCALAR_CONST_SET", "VECTOR_INNER_PRODUCT", "SCALAR_DIFF", "SCALAR_PRODUCT",
        "SCALAR_VECTOR_PRODUCT", "VECTOR_SUM", "SCALAR_GAUSSIAN_SET", "VECTOR_UNIFORM_SET")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeroevo.fec import FecArrays, OrderedLRU, insert, lookup, probe_hash
+from zeroevo.programs.fec import FecArrays, OrderedLRU, insert, lookup, probe_hash
 
 _SIZE, _HEAD, _TAIL, _FREE, _CAP, _MASK, _FORGET = range(7)
 

@@ -1,7 +1,7 @@
 """Differential tests: the numba interpreter/executor against the numpy reference.
 
-The numba side is ``zeroevo.primitives.executor.run_lanes`` on bytecode compiled with
-``eliminate=False``; the reference is ``zeroevo.primitives.reference_executor.evaluate_task``. Both
+The numba side is ``zeroevo.primitives.program.executor.run_lanes`` on bytecode compiled with
+``eliminate=False``; the reference is ``zeroevo.programs.reference_executor.evaluate_task``. Both
 must agree *bit for bit* on fitness, train steps and the recorded (first-epoch) errors.
 No ulp tolerance is needed anywhere: the reference computes its reductions in the plain
 left-to-right order and its scalar transcendentals with the C math library, as numba
@@ -26,15 +26,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zeroevo.errors import GenomeError
-from zeroevo.primitives import reference, reference_executor
-from zeroevo.primitives.bytecode import to_bytecode
-from zeroevo.primitives.executor import run_lanes
-from zeroevo.primitives.ops import IN1_KIND, IN2_KIND, N_OPS, OPS, OUT_KIND, SCALAR, VECTOR
-from zeroevo.rng import mix64, new_state, stream, uniform
+from zeroevo.core.errors import GenomeError
+from zeroevo.core.rng import mix64, new_state, stream, uniform
+from zeroevo.primitives.program import reference
+from zeroevo.primitives.program.bytecode import to_bytecode
+from zeroevo.primitives.program.executor import run_lanes
+from zeroevo.primitives.program.ops import (
+    IN1_KIND,
+    IN2_KIND,
+    N_OPS,
+    OPS,
+    OUT_KIND,
+    SCALAR,
+    VECTOR,
+)
+from zeroevo.programs import reference_executor
+from zeroevo.programs.tasks import TaskSet, TaskSpec, from_arrays, generate
 from zeroevo.spaces.program.genome import Program, ProgramSpec, from_rows
-from zeroevo.spaces.program.initial import linear_program, neural_net_program, random_from_stream
-from zeroevo.tasks import TaskSet, TaskSpec, from_arrays, generate
+from zeroevo.spaces.program.initial import (
+    linear_program,
+    neural_net_program,
+    random_from_stream,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_OPS = tuple(op.name for op in OPS[1:])
@@ -242,7 +255,7 @@ def test_numpy_transcendentals_differ_by_at_most_one_ulp() -> None:
     for name, uf in (("sin", np.sin), ("cos", np.cos), ("tan", np.tan), ("asin", np.arcsin),
                      ("acos", np.arccos), ("atan", np.arctan), ("exp", np.exp), ("log", np.log)):
         with np.errstate(all="ignore"):
-            ours = np.array([reference._c_math(name, t) for t in x])
+            ours = np.array([reference.c_math(name, t) for t in x])
             theirs = uf(x)
         ok = np.isfinite(ours) & np.isfinite(theirs) & (np.sign(ours) == np.sign(theirs))
         assert np.array_equal(np.isnan(ours), np.isnan(theirs))
@@ -251,7 +264,7 @@ def test_numpy_transcendentals_differ_by_at_most_one_ulp() -> None:
 
 
 def test_c_math_ieee_special_cases() -> None:
-    c = reference._c_math
+    c = reference.c_math
     assert c("exp", 1000.0) == math.inf and c("exp", -1000.0) == 0.0
     assert c("log", 0.0) == -math.inf and c("log", -0.0) == -math.inf
     assert math.isnan(c("log", -1.0)) and math.isnan(c("asin", 2.0)) and math.isnan(c("acos", -2.0))

@@ -6,8 +6,8 @@ import json
 import numpy as np
 
 from tests.conftest import run_cli
-from zeroevo.birthlog import read_log
-from zeroevo.runs import resume_run, start_run
+from zeroevo.runs.birthlog import read_log
+from zeroevo.runs.lifecycle import resume_run, start_run
 from zeroevo.spaces.program.genome import MUTATION_CODE
 
 

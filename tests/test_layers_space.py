@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from zeroevo.errors import ConfigError, GenomeError
-from zeroevo.primitives.torch_layers import DagNetwork, concat_padded, pad_to
-from zeroevo.protocols import SearchSpace
-from zeroevo.registry import make_space
+from zeroevo.core.errors import ConfigError, GenomeError
+from zeroevo.core.protocols import SearchSpace
+from zeroevo.core.registry import make_space
+from zeroevo.primitives.neural.layers import DagNetwork, concat_padded, pad_to
 from zeroevo.spaces.layers import (
     MUTATIONS,
     OPS,

@@ -13,13 +13,28 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from zeroevo.primitives.ops import IN1_KIND, IN2_KIND, OPS, OUT_KIND, op_code
-from zeroevo.rng import stream
-from zeroevo.spaces.program.genome import COMPONENTS, MUTATION_CODE, Program, ProgramSpec, from_rows
+from zeroevo.core.rng import stream
+from zeroevo.primitives.program.ops import IN1_KIND, IN2_KIND, OPS, OUT_KIND, op_code
+from zeroevo.spaces.program.genome import (
+    COMPONENTS,
+    MUTATION_CODE,
+    Program,
+    ProgramSpec,
+    from_rows,
+)
 from zeroevo.spaces.program.initial import random_from_stream
-from zeroevo.spaces.program.mutation import (M_ALTER_PARAM, M_CLONE, M_IDENTITY, M_INSERT,
-                                             M_RANDOMIZE_ALGORITHM, M_RANDOMIZE_COMPONENT,
-                                             M_RANDOMIZE_INSTRUCTION, M_REMOVE, M_TRADE, mutate)
+from zeroevo.spaces.program.mutation import (
+    M_ALTER_PARAM,
+    M_CLONE,
+    M_IDENTITY,
+    M_INSERT,
+    M_RANDOMIZE_ALGORITHM,
+    M_RANDOMIZE_COMPONENT,
+    M_RANDOMIZE_INSTRUCTION,
+    M_REMOVE,
+    M_TRADE,
+    mutate,
+)
 
 SETUP_OPS = ("SCALAR_CONST_SET", "VECTOR_CONST_SET", "MATRIX_CONST_SET", "SCALAR_UNIFORM_SET",
              "VECTOR_GAUSSIAN_SET", "SCALAR_SUM", "MATRIX_GAUSSIAN_SET")

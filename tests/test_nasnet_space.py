@@ -9,11 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from zeroevo.errors import ConfigError, GenomeError
-from zeroevo.protocols import SearchSpace
-from zeroevo.registry import make_space, space_names
-from zeroevo.spaces.nasnet import MUTATIONS, NASNET_OPS, Block, Cell, Genome, NasnetSpace
-from zeroevo.primitives import torch_cells
+from zeroevo.core.errors import ConfigError, GenomeError
+from zeroevo.core.protocols import SearchSpace
+from zeroevo.core.registry import make_space, space_names
+from zeroevo.primitives.neural import cells as torch_cells
+from zeroevo.spaces.nasnet import (
+    MUTATIONS,
+    NASNET_OPS,
+    Block,
+    Cell,
+    Genome,
+    NasnetSpace,
+)
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 TINY = dict(filters=2)  # two filters keep every network build + step in milliseconds

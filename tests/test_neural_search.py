@@ -6,10 +6,10 @@ import json
 import pytest
 
 from tests.conftest import run_cli
-from zeroevo.birthlog import read_log
-from zeroevo.presets import load_preset
-from zeroevo.protocols import STATUS_FAILED, STATUS_STOPPED
-from zeroevo.runs import resume_run, start_run
+from zeroevo.core.protocols import STATUS_FAILED, STATUS_STOPPED
+from zeroevo.runs.birthlog import read_log
+from zeroevo.runs.lifecycle import resume_run, start_run
+from zeroevo.runs.presets import load_preset
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import pyarrow.ipc as ipc
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from zeroevo.birthlog import read_log, segment_paths
-from zeroevo.errors import RunDirError
-from zeroevo.runs import resume_run, start_run
+from zeroevo.core.errors import RunDirError
+from zeroevo.runs.birthlog import read_log, segment_paths
+from zeroevo.runs.lifecycle import resume_run, start_run
 
 
 def _cfg(small_demo, births):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from tests.test_dispatch import dask_cluster  # noqa: F401 - the real scheduler + 2 workers fixture
-from zeroevo.birthlog import read_log
-from zeroevo.presets import load_preset
-from zeroevo.runs import start_run
+from zeroevo.runs.birthlog import read_log
+from zeroevo.runs.lifecycle import start_run
+from zeroevo.runs.presets import load_preset
 
 
 def _rows(path, drop=("time", "metrics")):

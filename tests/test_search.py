@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeroevo.births import ListSink
-from zeroevo.search import ProgramSearch
-from zeroevo.tasks import from_arrays
+from zeroevo.core.births import ListSink
+from zeroevo.programs.search import ProgramSearch
+from zeroevo.programs.tasks import from_arrays
 
 
 def _run(cfg, **kw):

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zeroevo.errors import ConfigError
-from zeroevo.rng import numpy_generator
-from zeroevo.tasks import TaskSet, TaskSpec, from_arrays, generate
+from zeroevo.core.errors import ConfigError
+from zeroevo.core.rng import numpy_generator
+from zeroevo.programs.tasks import TaskSet, TaskSpec, from_arrays, generate
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 

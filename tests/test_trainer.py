@@ -11,16 +11,23 @@ import pytest
 import torch
 from torch import nn
 
-from zeroevo.errors import ConfigError, GenomeError
-from zeroevo.fidelity import Fidelity, Limits
-from zeroevo.neural_eval import NeuralEvaluator, export_network, state_from_bytes, state_to_bytes
-from zeroevo.protocols import STATUS_FAILED, STATUS_OK, STATUS_STOPPED, EvalRequest, Evaluator
-from zeroevo.registry import make_evaluator, make_space
+from zeroevo.core.errors import ConfigError, GenomeError
+from zeroevo.core.protocols import (
+    STATUS_FAILED,
+    STATUS_OK,
+    STATUS_STOPPED,
+    EvalRequest,
+    Evaluator,
+)
+from zeroevo.core.registry import make_evaluator, make_space
+from zeroevo.neural.evaluator import NeuralEvaluator, state_from_bytes, state_to_bytes
+from zeroevo.neural.export import export_network
+from zeroevo.neural.fidelity import Fidelity, Limits
+from zeroevo.neural.trainer import count_flops, evaluate_model, train_model
 from zeroevo.spaces.layers import Conv, Dense, Dropout, LayerGenome, LayerSpace, MaxPool
-from zeroevo.trainer import count_flops, evaluate_model, train_model
 
 try:
-    from zeroevo.datasets import ImageData
+    from zeroevo.data.images import ImageData
 except ImportError:  # datasets.py is written concurrently; the trainer only needs these fields
     @dataclasses.dataclass(frozen=True)
     class ImageData:  # type: ignore[no-redef]

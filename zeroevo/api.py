@@ -1,7 +1,7 @@
 """The Python API: a few calls that cover the common uses.
 
 - :func:`evolve` runs a program search from a preset (and optional overrides or your own
-  numpy tasks) and returns a :class:`~zeroevo.search.SearchResult`.
+  numpy tasks) and returns a :class:`~zeroevo.programs.search.SearchResult`.
 - :func:`evolve_space` runs the same regularized evolution over *any* registered search
   space with any registered evaluator (your own, the neural ones) and returns the best
   genome with the birth log.
@@ -13,11 +13,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from zeroevo.births import BirthBatch, ListSink
-from zeroevo.engine import Engine
-from zeroevo.protocols import EvalRequest, EvalResult
-from zeroevo.registry import make_evaluator, make_space
-from zeroevo.rng import train_seed
+from zeroevo.core.births import BirthBatch, ListSink
+from zeroevo.core.engine import Engine
+from zeroevo.core.protocols import EvalRequest, EvalResult
+from zeroevo.core.registry import make_evaluator, make_space
+from zeroevo.core.rng import train_seed
 
 
 def evolve(preset: str = "demo", seed: int = 1, tasks: Any = None, progress: Callable | None = None,
@@ -25,22 +25,22 @@ def evolve(preset: str = "demo", seed: int = 1, tasks: Any = None, progress: Cal
     """Run a program search: ``evolve("demo", seed=3, run={"max_seconds": 60})``.
 
     ``sections`` override config sections field by field; ``tasks`` (a
-    :class:`~zeroevo.tasks.TaskSet`, e.g. from :func:`zeroevo.tasks.from_arrays`) replaces the
+    :class:`~zeroevo.programs.tasks.TaskSet`, e.g. from :func:`zeroevo.programs.tasks.from_arrays`) replaces the
     generated search, select and final tasks.
     """
-    from zeroevo.presets import load_preset
-    from zeroevo.search import ProgramSearch
+    from zeroevo.programs.search import ProgramSearch
+    from zeroevo.runs.presets import load_preset
 
     cfg = load_preset(preset).replace("run", seed=seed)
     for name, changes in sections.items():
         cfg = cfg.replace(name, **changes)
     if tasks is not None:
-        from zeroevo.config import from_dict
+        from zeroevo.programs.config import Config
 
         data = cfg.to_dict()
         for name in ("program", "search_tasks", "select_tasks", "final_tasks"):
             data[name]["features"] = tasks.features
-        cfg = from_dict(data)
+        cfg = Config.from_data(data)
     return ProgramSearch(cfg, tasks=tasks, progress=progress).run()
 
 
@@ -60,7 +60,7 @@ def evolve_space(space: str, evaluator: str, space_config: dict | None = None,
                  algorithm: str = "regularized") -> SpaceResult:
     """Regularized evolution (or random search) over a registered space, evaluated serially.
 
-    The evaluator gets an :class:`~zeroevo.protocols.EvalRequest` per birth, with a training
+    The evaluator gets an :class:`~zeroevo.core.protocols.EvalRequest` per birth, with a training
     seed derived from ``(seed, birth)``, so results do not depend on evaluation order.
     """
     live_space = make_space(space, space_config)

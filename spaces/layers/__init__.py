@@ -1,12 +1,12 @@
 """The layer search space: networks as sequences of layers with skip inputs.
 
-Importing this package registers the space as ``"layers"`` in :mod:`zeroevo.registry`.
+Importing this package registers the space as ``"layers"`` in :mod:`zeroevo.core.registry`.
 Genome records and rules live in :mod:`.genome`, mutations in :mod:`.mutators`, the JSON
 codec in :mod:`.codec`, and :class:`LayerSpace` (config, protocol, building) in :mod:`.space`.
 """
 from __future__ import annotations
 
-from zeroevo.registry import register_space
+from zeroevo.core.registry import register_space
 from zeroevo.spaces.layers.genome import (
     LAYER_TYPES,
     NETWORK_INPUT,

@@ -8,21 +8,19 @@ space's choices, an input that is not an earlier layer, or a length outside the 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from zeroevo.errors import GenomeError
+from zeroevo.core.errors import GenomeError
 from zeroevo.spaces.layers.genome import (
     LAYER_TYPES,
     NETWORK_INPUT,
     Layer,
     LayerGenome,
+    LayerRules,
     canonical_inputs,
     param_names,
     params_of,
 )
-
-if TYPE_CHECKING:
-    from zeroevo.spaces.layers.space import LayerSpace
 
 
 def params_json(layer: Layer) -> dict[str, Any]:
@@ -58,7 +56,7 @@ def _allowed(value: Any, options: tuple) -> bool:
     return ok_type and value in options
 
 
-def _decode_inputs(raw: Any, i: int, space: "LayerSpace") -> tuple[int, ...]:
+def _decode_inputs(raw: Any, i: int, space: LayerRules) -> tuple[int, ...]:
     where = f"layer {i}"
     if not isinstance(raw, (list, tuple)) or not all(_is_int(j) for j in raw):
         raise GenomeError(f"{where}: inputs must be a list of integers, got {raw!r}")
@@ -71,7 +69,7 @@ def _decode_inputs(raw: Any, i: int, space: "LayerSpace") -> tuple[int, ...]:
     return canonical_inputs(raw)
 
 
-def _decode_layer(raw: Any, i: int, space: "LayerSpace") -> Layer:
+def _decode_layer(raw: Any, i: int, space: LayerRules) -> Layer:
     where = f"layer {i}"
     if not isinstance(raw, dict):
         raise GenomeError(f"{where}: expected an object with 'op', got {type(raw).__name__}")
@@ -96,7 +94,7 @@ def _decode_layer(raw: Any, i: int, space: "LayerSpace") -> Layer:
     return LAYER_TYPES[op](**params, inputs=inputs)
 
 
-def decode(data: Any, space: "LayerSpace") -> LayerGenome:
+def decode(data: Any, space: LayerRules) -> LayerGenome:
     """The genome described by ``data``; ``GenomeError`` naming the first problem found."""
     if not isinstance(data, dict) or set(data) != {"layers"}:
         raise GenomeError("layer genome: expected an object with exactly one field, 'layers'")

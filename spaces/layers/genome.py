@@ -10,12 +10,14 @@ the network input. The network the genome describes follows these rules:
   zero-padded (centred) to the largest height and width among them;
 - the outputs of layers that no later layer reads are concatenated the same way, globally
   average-pooled and fed to a linear classifier head;
-- a dense layer on a spatial input global-average-pools it (see ``primitives.torch_layers``).
+- a dense layer on a spatial input global-average-pools it (see ``primitives.neural.layers``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, Protocol, Union
+
+import numpy as np
 
 NETWORK_INPUT = -1
 
@@ -156,3 +158,19 @@ def render(genome: LayerGenome) -> str:
     outs = ", ".join(str(j) for j in genome.outputs())
     lines.append(f"head: concat({outs}) -> global avg pool -> linear")
     return "\n".join(lines)
+
+
+class LayerRules(Protocol):
+    """What the codec and the mutators need of a layer space (``LayerSpace`` is one)."""
+
+    ops: tuple[str, ...]
+    min_layers: int
+    max_layers: int
+    max_inputs: int
+
+    def choices(self, op: str, param: str) -> tuple:
+        """The allowed values of hyperparameter ``param`` of ``op``."""
+
+    def random_layer(self, rng: np.random.Generator, inputs: tuple[int, ...], op: str | None = None,
+                     keep: dict | None = None) -> Any:
+        """A random layer of ``op`` (random if None) reading ``inputs``; ``keep`` fixes parameters."""

@@ -9,29 +9,27 @@ rules of ``genome.py`` (inputs canonical, earlier layers only, at most ``max_inp
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from zeroevo.spaces.layers.genome import (
     NETWORK_INPUT,
     LayerGenome,
+    LayerRules,
     canonical_inputs,
     param_names,
     params_of,
 )
 
-if TYPE_CHECKING:
-    from zeroevo.spaces.layers.space import LayerSpace
-
-Mutator = Callable[[LayerGenome, "LayerSpace", np.random.Generator], Optional[LayerGenome]]
+Mutator = Callable[[LayerGenome, LayerRules, np.random.Generator], Optional[LayerGenome]]
 
 
 def _pick(rng: np.random.Generator, items: list):
     return items[int(rng.integers(len(items)))]
 
 
-def insert(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -> LayerGenome | None:
+def insert(genome: LayerGenome, space: LayerRules, rng: np.random.Generator) -> LayerGenome | None:
     """Splice a random layer in at a random position: it reads what the previous layer
     produced (or the network input), and the next layer reads it instead of that."""
     n = len(genome)
@@ -50,7 +48,7 @@ def insert(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -
     return LayerGenome(tuple(layers))
 
 
-def remove(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -> LayerGenome | None:
+def remove(genome: LayerGenome, space: LayerRules, rng: np.random.Generator) -> LayerGenome | None:
     """Remove a random layer; its readers read its inputs instead (keeping the most recent
     ``max_inputs`` sources when the merge would exceed the cap)."""
     n = len(genome)
@@ -69,7 +67,7 @@ def remove(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -
     return LayerGenome(tuple(layers))
 
 
-def alter_op(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -> LayerGenome | None:
+def alter_op(genome: LayerGenome, space: LayerRules, rng: np.random.Generator) -> LayerGenome | None:
     """Replace a random layer's op by another allowed op, keeping its inputs and any
     hyperparameter the new op shares (new ones are drawn at random)."""
     if len(set(space.ops)) < 2:
@@ -81,7 +79,7 @@ def alter_op(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator)
     return LayerGenome(genome.layers[:i] + (new,) + genome.layers[i + 1:])
 
 
-def alter_param(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -> LayerGenome | None:
+def alter_param(genome: LayerGenome, space: LayerRules, rng: np.random.Generator) -> LayerGenome | None:
     """Give one hyperparameter of one layer another of its allowed values."""
     candidates = [
         (i, name)
@@ -97,7 +95,7 @@ def alter_param(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generat
     return LayerGenome(genome.layers[:i] + (replace(layer, **{name: value}),) + genome.layers[i + 1:])
 
 
-def add_skip(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -> LayerGenome | None:
+def add_skip(genome: LayerGenome, space: LayerRules, rng: np.random.Generator) -> LayerGenome | None:
     """Let a random layer also read an earlier layer (or the network input) it did not read."""
     candidates = [
         (i, j)
@@ -114,7 +112,7 @@ def add_skip(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator)
     return LayerGenome(genome.layers[:i] + (new,) + genome.layers[i + 1:])
 
 
-def remove_skip(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -> LayerGenome | None:
+def remove_skip(genome: LayerGenome, space: LayerRules, rng: np.random.Generator) -> LayerGenome | None:
     """Drop one input of a random layer that reads several (a layer never loses its last)."""
     candidates = [
         (i, j) for i in range(len(genome)) if len(genome.sources(i)) >= 2 for j in genome.sources(i)
@@ -127,7 +125,7 @@ def remove_skip(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generat
     return LayerGenome(genome.layers[:i] + (new,) + genome.layers[i + 1:])
 
 
-def identity(genome: LayerGenome, space: "LayerSpace", rng: np.random.Generator) -> LayerGenome:
+def identity(genome: LayerGenome, space: LayerRules, rng: np.random.Generator) -> LayerGenome:
     """The genome unchanged (AmoebaNet's identity mutation: retrain the same network)."""
     return genome
 

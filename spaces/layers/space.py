@@ -1,7 +1,7 @@
 """The layer search space: its config, random genomes, mutation, codec, rendering and building.
 
 :class:`LayerSpace` is a frozen record of the space's config (allowed ops, hyperparameter
-choices, size bounds, mutations) that implements ``zeroevo.protocols.SearchSpace`` plus
+choices, size bounds, mutations) that implements ``zeroevo.core.protocols.SearchSpace`` plus
 :meth:`LayerSpace.build`, which turns a genome into a torch module.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from zeroevo.errors import ConfigError, GenomeError
+from zeroevo.core.errors import ConfigError, GenomeError
 from zeroevo.spaces.layers import codec, mutators
 from zeroevo.spaces.layers.genome import (
     LAYER_TYPES,
@@ -238,6 +238,6 @@ class LayerSpace:
         width: float = 1.0,
     ) -> Any:
         """The ``torch.nn.Module`` of ``genome`` for images of ``input_shape`` (C, H, W)."""
-        from zeroevo.primitives.torch_layers import build_network
+        from zeroevo.primitives.neural.layers import build_network
 
         return build_network(self.describe(genome, input_shape, num_classes, width))

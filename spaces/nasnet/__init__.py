@@ -1,14 +1,14 @@
 """NASNet cell search space (Zoph et al. 2018) with AmoebaNet mutations (Real et al. 2019).
 
-Importing this package registers the space as ``"nasnet"`` in :mod:`zeroevo.registry`.
+Importing this package registers the space as ``"nasnet"`` in :mod:`zeroevo.core.registry`.
 Modules: ``genome`` (records, validation, codec), ``mutators`` (hidden-state / op /
 identity), ``render`` (text and PNG), ``space`` (:class:`NasnetSpace`). The torch modules
-live in :mod:`zeroevo.primitives.torch_cells` and are imported only by ``build``.
+live in :mod:`zeroevo.primitives.neural.cells` and are imported only by ``build``.
 """
 from __future__ import annotations
 
-from zeroevo.errors import ConfigError
-from zeroevo.registry import register_space
+from zeroevo.core.errors import ConfigError
+from zeroevo.core.registry import register_space
 from zeroevo.spaces.nasnet.genome import CELL_NAMES, NASNET_OPS, Block, Cell, Genome
 from zeroevo.spaces.nasnet.mutators import MUTATIONS
 from zeroevo.spaces.nasnet.space import CONFIG_KEYS, NasnetSpace

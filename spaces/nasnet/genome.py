@@ -6,14 +6,14 @@ and 2 + j = output of block j; block j may read only states ``< 2 + j``, which k
 acyclic. The states no block reads are concatenated as the cell's output (Zoph et al. 2018).
 
 The JSON-able encoding lists each cell's blocks as ``[input_a, op_a, input_b, op_b]``, the
-same tuples :mod:`zeroevo.primitives.torch_cells` builds from.
+same tuples :mod:`zeroevo.primitives.neural.cells` builds from.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from zeroevo.errors import GenomeError
+from zeroevo.core.errors import GenomeError
 
 NASNET_OPS: tuple[str, ...] = (
     "identity",

@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from zeroevo.errors import GenomeError
+from zeroevo.core.errors import GenomeError
 from zeroevo.spaces.nasnet.genome import CELL_NAMES, Block, Cell, Genome
 
 MUTATIONS: tuple[str, ...] = ("hidden_state", "op", "identity")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from zeroevo.errors import ConfigError
+from zeroevo.core.errors import ConfigError
 from zeroevo.spaces.nasnet import genome as _genome
 from zeroevo.spaces.nasnet import mutators, render
 from zeroevo.spaces.nasnet.genome import CELL_NAMES, NASNET_OPS, Block, Cell, Genome
@@ -27,7 +27,7 @@ def _positive_int(field: str, value: Any, minimum: int) -> int:
 
 
 class NasnetSpace:
-    """NASNet cells mutated as in AmoebaNet; implements :class:`zeroevo.protocols.SearchSpace`."""
+    """NASNet cells mutated as in AmoebaNet; implements :class:`zeroevo.core.protocols.SearchSpace`."""
 
     name = "nasnet"
 
@@ -129,7 +129,7 @@ class NasnetSpace:
         a derived seed, or re-initialises with its own ``torch.Generator``.
         """
         # Lazily: mutation and encoding in the driver process never need torch.
-        from zeroevo.primitives.torch_cells import NasnetNetwork
+        from zeroevo.primitives.neural.cells import NasnetNetwork
 
         self.validate(genome)
         shape = tuple(input_shape)

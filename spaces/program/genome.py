@@ -13,9 +13,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zeroevo.errors import ConfigError, GenomeError
-from zeroevo.primitives.ops import BY_NAME, IN1_KIND, IN2_KIND, KIND_LETTER, MATRIX_CONST_SET, \
-    N_OPS, OPS, OUT_KIND, VECTOR_CONST_SET, op_code
+from zeroevo.core.errors import ConfigError, GenomeError
+from zeroevo.primitives.program.ops import (
+    BY_NAME,
+    IN1_KIND,
+    IN2_KIND,
+    KIND_LETTER,
+    MATRIX_CONST_SET,
+    N_OPS,
+    OPS,
+    OUT_KIND,
+    VECTOR_CONST_SET,
+    op_code,
+)
 
 COMPONENTS = ("setup", "predict", "learn")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeroevo.errors import ConfigError
+from zeroevo.core.errors import ConfigError
 from zeroevo.spaces.program.genome import Program, ProgramSpec, from_rows
 from zeroevo.spaces.program.mutation import random_program
 

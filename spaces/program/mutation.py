@@ -17,8 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
-from zeroevo.primitives.ops import IN1_KIND, IN2_KIND, OUT_KIND
-from zeroevo.rng import gaussian, integer, uniform
+from zeroevo.core.rng import gaussian, integer, uniform
+from zeroevo.primitives.program.ops import IN1_KIND, IN2_KIND, OUT_KIND
 
 M_CLONE = 1
 M_IDENTITY = 2

@@ -1,6 +1,6 @@
 """The program search space behind the ``SearchSpace`` protocol, plus text rendering.
 
-The generic Python loop (:mod:`zeroevo.engine`) drives this space; the numba chunk loop
+The generic Python loop (:mod:`zeroevo.core.engine`) drives this space; the numba chunk loop
 uses the same jitted mutation code directly. Programs draw from the birth's raw splitmix
 stream (``uses_stream = True``) so both loops consume identical random numbers.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeroevo.errors import GenomeError
-from zeroevo.primitives.ops import KIND_LETTER, OPS
-from zeroevo.registry import register_space
+from zeroevo.core.errors import GenomeError
+from zeroevo.core.registry import register_space
+from zeroevo.primitives.program.ops import KIND_LETTER, OPS
 from zeroevo.spaces.program.genome import COMPONENTS, MUTATIONS, Program, ProgramSpec
 from zeroevo.spaces.program.initial import initial_program, random_from_stream
 from zeroevo.spaces.program.mutation import mutate

@@ -1,0 +1,1 @@
+"""Program primitives: ops, memory layout, bytecode, numba kernels and the numpy reference."""

@@ -1,0 +1,252 @@
+"""The configuration machinery every run kind shares: documented sections, checks, TOML.
+
+A run's configuration is one frozen dataclass of *sections* (frozen dataclasses of fields);
+each field carries a one-line doc (``metadata["doc"]``, see :func:`doc`) that
+:func:`to_toml` writes as a comment, so ``zeroevo presets show NAME`` prints a file to start
+from. Loading (:meth:`ConfigBase.from_data`) rejects unknown sections and fields, wrong
+types and out-of-range values with a :class:`~zeroevo.core.errors.ConfigError` that names
+``section.field`` and what is allowed. The sections every kind shares (``[run]``,
+``[dispatch]``) live here; the program kind's are in :mod:`zeroevo.programs.config`, the
+neural kind's in :mod:`zeroevo.neural.config`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from zeroevo.core.errors import ConfigError
+
+
+def doc(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    """A dataclass field with a documentation line."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": text}, **kw)
+    return field(default=default, metadata={"doc": text}, **kw)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How long to search and when to stop."""
+
+    seed: int = doc("root seed: every random decision derives from it", 1)
+    max_births: int = doc("stop after this many births in all (0 = no limit)", 0)
+    max_seconds: float = doc("stop after this many wall-clock seconds (0 = no limit)", 0.0)
+    max_restarts: int = doc("stop after this many restarts (0 = no limit)", 0)
+    max_train_steps: float = doc("stop after this many training steps in all restarts (0 = no limit)", 0.0)
+    sufficient_fitness: float = doc("stop once a select fitness exceeds this (0 = never)", 0.9999)
+    engine: str = doc("'chunk' (numba, fast) or 'python' (the reference loop; slow)", "chunk")
+    chunk: int = doc("births per numba kernel call", 10000)
+    snapshot_every: int = doc("births between snapshots in the run directory", 200000)
+
+    def __post_init__(self) -> None:
+        check(self.engine in ("chunk", "python"), "run.engine", self.engine, "'chunk' or 'python'")
+        for name in ("max_births", "max_restarts"):
+            check(getattr(self, name) >= 0, f"run.{name}", getattr(self, name), ">= 0")
+        for name in ("max_seconds", "max_train_steps"):
+            check(getattr(self, name) >= 0, f"run.{name}", getattr(self, name), ">= 0")
+        check(0.0 <= self.sufficient_fitness <= 1.0, "run.sufficient_fitness", self.sufficient_fitness, "0..1")
+        check(1 <= self.chunk <= 10_000_000, "run.chunk", self.chunk, "1..10000000")
+        check(self.snapshot_every >= 1, "run.snapshot_every", self.snapshot_every, ">= 1")
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """Where evaluations run: this process, local worker processes, or a Dask cluster."""
+
+    backend: str = doc("'serial', 'process' (local workers) or 'dask'", "serial")
+    workers: int = doc("worker processes (process backend; local Dask cluster size)", 1)
+    scheduler: str = doc("Dask scheduler address tcp://HOST:PORT ('' = start a local cluster)", "")
+    lag: int = doc("neural runs: birth t is proposed once birth t-lag is committed (>= workers)", 1)
+    islands: int = doc("programs: independent populations (0 = one population, no islands)", 0)
+    migrate_every: int = doc("programs: births per island between migrations", 50000)
+    migrants: int = doc("programs: best programs each island sends to the next one", 5)
+
+    def __post_init__(self) -> None:
+        check(self.backend in ("serial", "process", "dask"), "dispatch.backend", self.backend,
+               "'serial', 'process' or 'dask'")
+        check(1 <= self.workers <= 4096, "dispatch.workers", self.workers, "1..4096")
+        check(self.lag >= 1, "dispatch.lag", self.lag, ">= 1")
+        check(self.islands >= 0, "dispatch.islands", self.islands, ">= 0")
+        check(self.migrate_every >= 1, "dispatch.migrate_every", self.migrate_every, ">= 1")
+        check(self.migrants >= 0, "dispatch.migrants", self.migrants, ">= 0")
+        check(self.scheduler == "" or self.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")),
+               "dispatch.scheduler", self.scheduler, "'' or an address like tcp://127.0.0.1:8786")
+
+
+class ConfigBase:
+    """What every config kind shares: plain-data form, hash and validated copies.
+
+    Subclasses are frozen dataclasses of sections with a ``preset`` field and a class
+    attribute ``kind`` (the name a TOML file gives in its ``kind = ...`` line).
+    """
+
+    kind = ""
+
+    def to_dict(self) -> dict:
+        """Plain nested data (TOML/JSON-able; None values dropped), with the config kind."""
+        return {"kind": self.kind, **_drop_none(dataclasses.asdict(self))}
+
+    def digest(self) -> str:
+        """A short stable hash of everything but the run section's stop limits and seed."""
+        data = self.to_dict()
+        for key in ("seed", "max_births", "max_seconds", "max_restarts", "max_train_steps"):
+            data["run"].pop(key, None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def replace(self, section: str, **changes: Any) -> Any:
+        """A copy with some fields of one section changed (validated again)."""
+        data = self.to_dict()
+        return type(self).from_data({**data, section: {**data[section], **changes}})
+
+    @classmethod
+    def from_data(cls, data: dict, preset: str = "") -> Any:
+        """A validated config of this kind from nested plain data (as read from TOML)."""
+        if not isinstance(data, dict):
+            raise ConfigError("a config must be a table of sections")
+        data = dict(data)
+        preset = data.pop("preset", preset) or preset
+        kind = data.pop("kind", cls.kind)
+        check(kind == cls.kind, "kind", kind, repr(cls.kind))
+        return build_config(cls, data, preset)
+
+
+
+def check(ok: bool, name: str, value: Any, allowed: str) -> None:
+    """Raise ``ConfigError`` naming field ``name``, its ``value`` and what is ``allowed`` unless ``ok``."""
+    if not ok:
+        raise ConfigError(f"{name} = {value!r} is not allowed; expected {allowed}")
+
+
+def _drop_none(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _drop_none(v) for k, v in x.items() if v is not None}
+    if isinstance(x, (list, tuple)):
+        return [_drop_none(v) for v in x]
+    return x
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        return _coerce(value, next(o for o in options if o is not type(None)), where)
+    if hint is bool:
+        check(isinstance(value, bool), where, value, "true or false")
+        return value
+    if hint is int:
+        check(isinstance(value, int) and not isinstance(value, bool), where, value, "an integer")
+        return value
+    if hint is float:
+        check(isinstance(value, (int, float)) and not isinstance(value, bool), where, value, "a number")
+        return float(value)
+    if hint is str:
+        check(isinstance(value, str), where, value, "a string")
+        return value
+    if hint is dict or origin is dict:
+        check(isinstance(value, dict), where, value, "a table")
+        return dict(value)
+    if hint is list or origin in (list, tuple):
+        check(isinstance(value, (list, tuple)), where, value, "a list")
+        args = typing.get_args(hint)
+        if args:
+            item = args[0]
+            check(args[-1] is Ellipsis or len(value) == len(args), where, value, f"{len(args)} items")
+            return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+        return list(value)
+    return value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{where}] must be a table of fields")
+    hints = typing.get_type_hints(cls)
+    allowed = [f.name for f in fields(cls) if f.init]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in allowed:
+            raise ConfigError(f"unknown field {where}.{key}; allowed: {', '.join(allowed)}")
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        msg = str(exc)
+        raise ConfigError(msg if msg.startswith(where) or "." in msg.split(" ")[0] else f"{where}: {msg}") from None
+
+
+def build_config(cls: type, data: dict, preset: str) -> Any:
+    """Build config class ``cls`` (dataclass of section dataclasses) from plain data."""
+    hints = typing.get_type_hints(cls)
+    sections = [f.name for f in fields(cls) if f.name != "preset"]
+    unknown = [k for k in data if k not in sections]
+    if unknown:
+        raise ConfigError(f"unknown section [{unknown[0]}]; allowed: {', '.join(sections)}")
+    return cls(**{name: _build(hints[name], value, name) for name, value in data.items()}, preset=preset)
+
+
+def read_toml(path: str | Path) -> dict:
+    """The tables of a TOML file; any failure to read or parse it is one ``ConfigError`` line."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {p} is not UTF-8 text (a TOML file is expected)") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p} is not valid TOML: {exc}") from None
+
+
+def merge(base: dict, data: dict) -> dict:
+    """``data``'s sections laid over ``base``'s, field by field."""
+    merged = dict(base)
+    for name, value in data.items():
+        merged[name] = {**merged.get(name, {}), **value} if isinstance(value, dict) else value
+    return merged
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(v)
+
+
+def to_toml(config: ConfigBase, title: str = "") -> str:
+    """The config as commented TOML (every field, with its doc line)."""
+    out = [f"# {line}" for line in title.splitlines()] if title else []
+    hints = typing.get_type_hints(type(config))
+    data = config.to_dict()
+    if config.kind != "program":
+        out.append(f"kind = {json.dumps(config.kind)}")
+    if config.preset:
+        out.append(f"preset = {json.dumps(config.preset)}")
+    for name in [f.name for f in fields(type(config)) if f.name != "preset"]:
+        cls = hints[name]
+        out.append("")
+        out.append(f"[{name}]  # {(cls.__doc__ or '').strip().splitlines()[0]}")
+        for f in fields(cls):
+            if not f.init or f.name not in data[name]:
+                continue
+            line = f"{f.name} = {_toml_value(data[name][f.name])}"
+            text = f.metadata.get("doc", "")
+            out.append(f"{line:<44} # {text}" if text else line)
+    return "\n".join(out) + "\n"

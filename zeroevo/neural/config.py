@@ -1,0 +1,94 @@
+"""The configuration of a neural architecture search (layer sequences or NASNet cells).
+
+Same loader, checks and TOML form as every run kind (:mod:`zeroevo.core.config`); a file
+says ``kind = "neural"``. The trainer's :class:`~zeroevo.neural.fidelity.Fidelity` and
+:class:`~zeroevo.neural.fidelity.Limits` are sections as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zeroevo.core.config import ConfigBase, DispatchConfig, RunConfig, check, doc
+from zeroevo.neural.fidelity import Fidelity, Limits
+
+
+@dataclass(frozen=True)
+class NeuralEvolution:
+    """Regularized evolution (or random search) over architectures."""
+
+    algorithm: str = doc("'regularized' evolution or 'random' search", "regularized")
+    population: int = doc("population size P", 20)
+    tournament: int = doc("tournament size T (draws with replacement)", 5)
+
+    def __post_init__(self) -> None:
+        check(self.algorithm in ("regularized", "random"), "evolution.algorithm", self.algorithm,
+               "'regularized' or 'random'")
+        check(2 <= self.population <= 1_000_000, "evolution.population", self.population, "2..1000000")
+        check(1 <= self.tournament <= self.population, "evolution.tournament", self.tournament,
+               f"1..population ({self.population})")
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    """The architecture space: 'layers' or 'nasnet', and its options."""
+
+    name: str = doc("search space: layers or nasnet", "layers")
+    options: dict = doc("the space's options (e.g. max_layers, blocks, filters)", {})
+
+    def __post_init__(self) -> None:
+        check(self.name in ("layers", "nasnet"), "space.name", self.name, "'layers' or 'nasnet'")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The image data set."""
+
+    dataset: str = doc("fashion_mnist, mnist, cifar10 or digits", "fashion_mnist")
+    path: str = doc("folder with mnist / cifar10 files ('' = the default place)", "")
+
+    def __post_init__(self) -> None:
+        check(self.dataset in ("fashion_mnist", "fashion-mnist", "mnist", "cifar10", "digits"),
+               "data.dataset", self.dataset, "fashion_mnist, mnist, cifar10 or digits")
+
+
+@dataclass(frozen=True)
+class NeuralEvaluation:
+    """Evaluation strategy: hurdles, weight inheritance, device, final retraining."""
+
+    hurdles: bool = doc("progressive dynamic hurdles: stop a candidate below the population's "
+                        "hurdle_quantile after each epoch but the last", False)
+    hurdle_quantile: float = doc("quantile of the population's stage accuracy that sets a hurdle", 0.5)
+    inherit_weights: bool = doc("start a child from its parent's trained weights where shapes match", False)
+    device: str = doc("'' = CUDA when present, else CPU; or 'cpu', 'cuda', 'cuda:1'", "")
+    final_epochs: int = doc("epochs to retrain the best at full fidelity at the end (0 = skip)", 0)
+
+    def __post_init__(self) -> None:
+        check(0.0 <= self.hurdle_quantile <= 1.0, "evaluation.hurdle_quantile", self.hurdle_quantile, "0..1")
+        check(self.final_epochs >= 0, "evaluation.final_epochs", self.final_epochs, ">= 0")
+
+
+@dataclass(frozen=True)
+class NeuralConfig(ConfigBase):
+    """A whole neural search run: every section, as loaded and validated."""
+
+    run: RunConfig = field(default_factory=lambda: RunConfig(max_births=100, sufficient_fitness=0.0,
+                                                            snapshot_every=10))
+    evolution: NeuralEvolution = field(default_factory=NeuralEvolution)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    fidelity: Fidelity = field(default_factory=Fidelity)
+    limits: Limits = field(default_factory=Limits)
+    evaluation: NeuralEvaluation = field(default_factory=NeuralEvaluation)
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    preset: str = ""
+    kind = "neural"
+
+    def evaluator_config(self) -> dict:
+        """The plain config a worker rebuilds the neural evaluator from."""
+        import dataclasses
+
+        return {"space": self.space.name, "space_config": dict(self.space.options),
+                "dataset": self.data.dataset, "data_path": self.data.path or None,
+                "fidelity": dataclasses.asdict(self.fidelity),
+                "limits": {k: v for k, v in dataclasses.asdict(self.limits).items() if v is not None},
+                "device": self.evaluation.device or None}

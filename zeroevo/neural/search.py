@@ -1,0 +1,243 @@
+"""Neural architecture search: one controller, a central population, workers that train.
+
+The controller runs the Python ``propose / commit`` loop (:mod:`zeroevo.core.engine`) with lag L:
+the initial population's births are proposed at once (they depend on nothing); a later
+birth t is proposed once birth t - L is committed and the initial population is complete.
+Any worker evaluates it, and births are committed strictly in birth order. The trajectory therefore depends on L, never on worker timing or count (<= L).
+Progressive dynamic hurdles are set at proposal time from the committed population's stage
+accuracies, so they are deterministic too. Every birth row carries its genome (JSON).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+
+from zeroevo.core.births import BirthBatch, RunRecorder
+from zeroevo.core.engine import Engine, Proposal
+from zeroevo.core.protocols import (
+    STATUS_FAILED,
+    STATUS_STOPPED,
+    EvalRequest,
+    EvalResult,
+)
+from zeroevo.core.registry import make_space
+from zeroevo.core.rng import train_seed
+from zeroevo.neural.config import NeuralConfig
+
+NEURAL_MUTATIONS = ("init", "random", "insert", "remove", "alter_op", "alter_param", "add_skip",
+                    "remove_skip", "identity", "hidden_state", "op")
+EXTRA_FIELDS = [pa.field("genome", pa.string()), pa.field("metrics", pa.string())]
+
+
+@dataclass(frozen=True)
+class NeuralProgress:
+    """What a progress callback sees after each commit."""
+
+    births: int
+    best_fitness: float
+    mean_fitness: float
+    failed: int
+    births_per_minute: float
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class NeuralResult:
+    """The best architecture found, its validation accuracy and (optionally) test accuracy."""
+
+    births: int
+    best_birth: int
+    best_fitness: float
+    test_accuracy: float | None
+    failed: int
+    stopped: int
+    wall_seconds: float
+    cpu_seconds: float
+    genome: dict = field(repr=False)
+    text: str = field(repr=False)
+
+    def to_json(self) -> dict:
+        """JSON-able summary (``genome`` encoded, ``program`` the rendered text)."""
+        return {"births": self.births, "best_birth": self.best_birth, "best_fitness": self.best_fitness,
+                "search_fitness": self.best_fitness, "test_accuracy": self.test_accuracy,
+                "failed": self.failed, "hurdle_stopped": self.stopped, "wall_seconds": self.wall_seconds,
+                "cpu_seconds": self.cpu_seconds, "genome": self.genome, "program": self.text}
+
+
+class NeuralSearch:
+    """Regularized evolution over a neural space, evaluated through a dispatcher."""
+
+    def __init__(self, config: NeuralConfig, recorder: RunRecorder | None = None,
+                 progress: Callable[[NeuralProgress], None] | None = None) -> None:
+        self.config = config
+        self.space = make_space(config.space.name, dict(config.space.options))
+        evo = config.evolution
+        self.engine = Engine(self.space, evo.population, evo.tournament, config.run.seed,
+                             algorithm=evo.algorithm, mutation_names=NEURAL_MUTATIONS)
+        self.recorder = recorder
+        self.progress = progress
+        self.evaluator_config = config.evaluator_config()
+        self.committed = 0                       # births committed so far (= next to commit)
+        self.pending: dict[int, tuple[Proposal, EvalRequest]] = {}
+        self.submitted: set[int] = set()
+        self.member_metrics: list[dict] = [{} for _ in range(evo.population)]
+        self.member_state: dict[int, bytes] = {}  # birth -> trained weights (inheritance)
+        self.best = (-1, -1.0, None)              # (birth, fitness, encoded genome)
+        self.failed = self.stopped = 0
+
+    # ---- proposing --------------------------------------------------------------------
+    def _hurdles(self) -> tuple[float, ...]:
+        ev, P = self.config.evaluation, self.config.evolution.population
+        if not ev.hurdles or self.committed < P:
+            return ()
+        out = []
+        for k in range(self.config.fidelity.epochs - 1):
+            stage = [m["stage_accuracy"][k] for m in self.member_metrics
+                     if len(m.get("stage_accuracy", ())) > k]
+            out.append(float(np.quantile(stage, ev.hurdle_quantile)) if stage else 0.0)
+        return tuple(out)
+
+    def _propose(self, t: int) -> None:
+        proposal = self.engine.propose(t, t)
+        inherit = self.config.evaluation.inherit_weights
+        request = EvalRequest(
+            space=self.config.space.name, genome=self.space.encode(proposal.genome),
+            seed=train_seed(self.config.run.seed, t), birth=t, hurdles=self._hurdles(),
+            parent_state=self.member_state.get(proposal.parent) if inherit else None,
+            keep_state=inherit)
+        self.pending[t] = (proposal, request)
+
+    def _fill(self, dispatcher: Any, limit: int) -> None:
+        # Birth t is proposed as soon as birth t - L is committed, even past the birth limit
+        # (such proposals wait, unsubmitted, in the snapshot): a run stopped and resumed
+        # must propose every birth from the same population state as a straight run.
+        # The initial population depends on nothing, so all of it is proposed at once: the
+        # workers stay busy until it is complete, however long its first births train.
+        lag, P = self.config.dispatch.lag, self.config.evolution.population
+        t = max(self.pending, default=self.committed - 1) + 1
+        while t < P or (t < self.committed + lag and self.committed >= P):
+            self._propose(t)
+            t += 1
+        for t in sorted(self.pending):
+            if t < limit and t not in self.submitted:
+                dispatcher.submit(t, self.pending[t][1])
+                self.submitted.add(t)
+
+    # ---- committing -------------------------------------------------------------------
+    def _commit(self, t: int, result: EvalResult, wall0: float) -> None:
+        proposal, request = self.pending.pop(t)
+        self.submitted.discard(t)
+        old = int(self.engine.births[proposal.slot])
+        self.engine.commit(proposal, result)
+        self.member_metrics[proposal.slot] = result.metrics
+        self.member_state.pop(old, None)
+        if result.state is not None:
+            self.member_state[t] = result.state
+        self.committed = t + 1
+        self.failed += result.status == STATUS_FAILED
+        self.stopped += result.status == STATUS_STOPPED
+        if result.fitness > self.best[1]:
+            self.best = (t, float(result.fitness), request.genome)
+        batch = BirthBatch(*(np.array([x]) for x in (
+            t, 0, 0, proposal.parent, NEURAL_MUTATIONS.index(proposal.mutation), result.status,
+            result.fitness, result.steps, 0)))
+        if self.recorder is not None:
+            metrics = {**result.metrics, "reason": result.reason, "hurdles": list(request.hurdles)}
+            self.recorder.append(batch, {"genome": pa.array([json.dumps(request.genome)]),
+                                         "metrics": pa.array([json.dumps(metrics)])})
+        if self.progress is not None:
+            fit = self.engine.fitness[np.isfinite(self.engine.fitness)]
+            wall = time.time() - wall0
+            self.progress(NeuralProgress(self.committed, max(self.best[1], 0.0), float(fit.mean()),
+                                         self.failed, 60 * self.committed / wall if wall else 0.0, wall))
+
+    def run(self) -> NeuralResult:
+        """Evolve until ``max_births`` or ``max_seconds``; then report (and retrain) the best."""
+        from zeroevo.dispatch import make_dispatcher
+
+        cfg = self.config
+        wall0, cpu0 = time.time(), time.process_time()
+        limit = cfg.run.max_births or 2 ** 62
+        d = cfg.dispatch
+        dispatcher = make_dispatcher(d.backend, "neural", self.evaluator_config, workers=d.workers,
+                                     address=d.scheduler or None)
+        try:
+            while self.committed < limit and not (cfg.run.max_seconds and time.time() - wall0 >= cfg.run.max_seconds):
+                self._fill(dispatcher, limit)
+                self._commit(self.committed, dispatcher.wait(self.committed), wall0)
+                if self.recorder is not None and self.recorder.due(self.committed):
+                    self.snapshot()
+        finally:
+            dispatcher.close()
+        if self.recorder is not None:
+            self.snapshot()
+            self.recorder.close()
+            self.recorder.save_best([{"birth": self.best[0], "fitness": self.best[1],
+                                              "genome": self.best[2], "kept": True}])
+        test = self.test_accuracy() if cfg.evaluation.final_epochs else None
+        return NeuralResult(self.committed, self.best[0], max(self.best[1], 0.0), test, self.failed,
+                            self.stopped, time.time() - wall0, time.process_time() - cpu0,
+                            self.best[2] or {}, self.space.render(self.space.decode(self.best[2]))
+                            if self.best[2] else "")
+
+    def test_accuracy(self) -> float:
+        """Retrain the best genome at full fidelity (``final_epochs``) and measure the test split."""
+        from zeroevo.neural.evaluator import NeuralEvaluator
+        from zeroevo.neural.trainer import evaluate_model
+
+        ev = NeuralEvaluator({**self.evaluator_config,
+                              "fidelity": {**self.evaluator_config["fidelity"],
+                                           "epochs": self.config.evaluation.final_epochs,
+                                           "train_subset": 0}})
+        request = EvalRequest(self.config.space.name, self.best[2], train_seed(self.config.run.seed, self.best[0]))
+        outcome = ev.train(request)
+        model = self.space.build(self.space.decode(self.best[2]), tuple(ev.data.x_train.shape[1:]),
+                                 len(ev.data.classes), ev.fidelity.width)
+        if outcome.state is None:
+            return 0.0
+        import torch
+
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in outcome.state.items()})
+        return float(evaluate_model(model, ev.data.x_test, ev.data.y_test))
+
+    # ---- snapshots --------------------------------------------------------------------
+    def snapshot(self) -> None:
+        """Write the controller's state (population, pending proposals, counters)."""
+        e = self.engine
+        state = {
+            "committed": self.committed, "failed": self.failed, "stopped": self.stopped,
+            "best": list(self.best), "member_metrics": self.member_metrics,
+            "genomes": [self.space.encode(g) if g is not None else None for g in e.genomes],
+            "pending": [[t, p.slot, p.parent, p.mutation, r.genome, list(r.hurdles)]
+                        for t, (p, r) in sorted(self.pending.items())],
+            "member_state_births": sorted(self.member_state)}
+        arrays = {"pop_fitness": e.fitness, "pop_births": e.births}
+        for b, blob in self.member_state.items():
+            arrays[f"state_{b}"] = np.frombuffer(blob, np.uint8)
+        for t, (_, r) in self.pending.items():
+            if r.parent_state is not None:
+                arrays[f"pending_state_{t}"] = np.frombuffer(r.parent_state, np.uint8)
+        self.recorder.snapshot(self.committed, arrays, {"neural": state})
+
+    def load_snapshot(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Continue from :meth:`snapshot` output."""
+        s, e = meta["neural"], self.engine
+        self.committed, self.failed, self.stopped = s["committed"], s["failed"], s["stopped"]
+        self.best = tuple(s["best"])
+        self.member_metrics = s["member_metrics"]
+        e.genomes = [self.space.decode(g) if g is not None else None for g in s["genomes"]]
+        e.fitness[:] = arrays["pop_fitness"]
+        e.births[:] = arrays["pop_births"]
+        self.member_state = {b: arrays[f"state_{b}"].tobytes() for b in s["member_state_births"]}
+        inherit = self.config.evaluation.inherit_weights
+        for t, slot, parent, mutation, genome, hurdles in s["pending"]:
+            proposal = Proposal(t, slot, parent, mutation, self.space.decode(genome))
+            blob = arrays.get(f"pending_state_{t}")
+            self.pending[t] = (proposal, EvalRequest(
+                self.config.space.name, genome, train_seed(self.config.run.seed, t), t, hurdles=tuple(hurdles),
+                parent_state=blob.tobytes() if blob is not None else None, keep_state=inherit))

@@ -1,0 +1,284 @@
+"""Program fitness over a task set: FEC probe, cache lookups, full runs of the misses, combine.
+
+One numba function serves both the chunk loop and the Python reference loop's evaluator
+(which passes an :class:`~zeroevo.programs.fec.OrderedLRU` instead of the array cache, through
+:func:`evaluate_python`). Per birth, with FEC on:
+
+1. compile to bytecode (dead code dropped);
+2. the probe: every task at once, its first ``fec_train`` training examples and first
+   ``fec_valid`` validation examples, recording the exact errors (probe steps count);
+3. per task, in task order, look the probe key up in the cache;
+4. run the misses together at full length, then insert their fitness in task order;
+5. combine per-task fitness by mean or upper median.
+
+The optional train budget gives fitness 0 to a program whose static cost exceeds
+``budget_factor`` times the baseline's (a plain 2-layer network); its probe still runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from zeroevo.primitives.program.bytecode import compile_program
+from zeroevo.primitives.program.executor import run_lanes
+from zeroevo.primitives.program.ops import N_OPS, OPS
+from zeroevo.programs.config import Config
+from zeroevo.programs.fec import insert, lookup, probe_hash
+from zeroevo.programs.tasks import TaskSet
+from zeroevo.spaces.program.genome import ProgramSpec
+
+# icfg fields
+USE_FEC, FEC_TRAIN, FEC_VALID, MEDIAN, ELIMINATE, NS, NV, NM = range(8)
+# fcfg fields
+MAX_ABS_ERROR, BUDGET_FACTOR, BASE_SETUP_COST, BASE_STEP_COST = range(4)
+
+
+def op_costs(features: int) -> np.ndarray:
+    """Static cost of each op for the train budget: its arithmetic count at feature size F."""
+    F = float(features)
+    cost = np.zeros(N_OPS)
+    for op in OPS[1:]:
+        kinds = (op.in1, op.in2, op.out)
+        if op.name in ("MATRIX_MATRIX_PRODUCT",):
+            cost[op.code] = F ** 3
+        elif 2 in kinds:
+            cost[op.code] = F * F
+        elif 1 in kinds:
+            cost[op.code] = F
+        else:
+            cost[op.code] = 1.0
+    return cost
+
+
+@dataclass(frozen=True, eq=False)
+class EvalScratch:
+    """Preallocated work arrays for one evaluation (sized for a program and a task set)."""
+
+    code: np.ndarray
+    cdata: np.ndarray
+    seg: np.ndarray
+    fit: np.ndarray
+    steps: np.ndarray
+    train_err: np.ndarray
+    valid_err: np.ndarray
+    n_err: np.ndarray
+    keys: np.ndarray
+    lanes: np.ndarray
+    miss: np.ndarray
+
+    @staticmethod
+    def create(max_instructions: int, num_tasks: int, fec_train: int, fec_valid: int) -> "EvalScratch":
+        """Scratch for programs of up to ``max_instructions`` on ``num_tasks`` tasks."""
+        n = max(1, max_instructions)
+        T = num_tasks
+        return EvalScratch(np.zeros((n, 4), np.int64), np.zeros((n, 3)), np.zeros(3, np.int64),
+                           np.zeros(T), np.zeros(T, np.int64), np.zeros((T, max(1, fec_train))),
+                           np.zeros((T, max(1, fec_valid))), np.zeros((T, 2), np.int64),
+                           np.zeros(T, np.uint64), np.arange(T, dtype=np.int64), np.zeros(T, np.int64))
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        """The arrays in kernel argument order."""
+        return (self.code, self.cdata, self.seg, self.fit, self.steps, self.train_err,
+                self.valid_err, self.n_err, self.keys, self.lanes, self.miss)
+
+
+def task_tuple(tasks: TaskSet) -> tuple[np.ndarray, ...]:
+    """A task set's arrays in kernel argument order."""
+    return (tasks.x_train, tasks.y_train, tasks.order, tasks.x_valid, tasks.y_valid,
+            tasks.classify, tasks.exec_keys)
+
+
+@njit(cache=True)
+def train_examples(code: np.ndarray, seg: np.ndarray, full: int, op_cost: np.ndarray,
+                   fcfg: np.ndarray) -> int:
+    """Training examples the budget allows: ``full``, or 0 for a program over budget."""
+    if fcfg[BUDGET_FACTOR] <= 0.0:
+        return full
+    setup = 0.0
+    step = 0.0
+    for k in range(seg[2]):
+        if k < seg[0]:
+            setup += op_cost[code[k, 0]]
+        else:
+            step += op_cost[code[k, 0]]
+    cost = setup + full * step
+    base = fcfg[BASE_SETUP_COST] + full * fcfg[BASE_STEP_COST]
+    return full if cost <= base * fcfg[BUDGET_FACTOR] else 0
+
+
+@njit(cache=True)
+def combine(fit: np.ndarray, median: bool) -> float:
+    """Mean, or the upper median (the reference's nth_element at size/2), of task fitness."""
+    if median:
+        return np.sort(fit)[fit.shape[0] // 2]
+    return fit.mean()
+
+
+@njit(cache=True)
+def probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc) -> int:
+    """Run the FEC probe on every task and write each task's cache key to ``sc[8]``.
+
+    Returns the probe's training steps.
+    """
+    T = tk[0].shape[0]
+    fit, steps, terr, verr, nerr, keys, lanes = sc[3], sc[4], sc[5], sc[6], sc[7], sc[8], sc[9]
+    run_lanes(code, cdata, seg, lanes[:T], tk[0], tk[1], tk[2], tk[3], tk[4], tk[5], tk[6],
+              min(icfg[FEC_TRAIN], tk[0].shape[1]), min(icfg[FEC_VALID], tk[3].shape[1]),
+              fcfg[MAX_ABS_ERROR], icfg[NS], icfg[NV], icfg[NM], fit, steps, True, terr, verr, nerr)
+    total = 0
+    for t in range(T):
+        total += steps[t]
+        keys[t] = probe_hash(terr[t], nerr[t, 0], verr[t], nerr[t, 1], t, n_train)
+    return total
+
+
+@njit(cache=True)
+def run_tasks(code, cdata, seg, tk, lanes, n_train, icfg, fcfg, fit, steps) -> int:
+    """Full evaluation of ``lanes``; per-lane fitness into ``fit``. Returns training steps."""
+    if n_train == 0:
+        for l in range(lanes.shape[0]):
+            fit[l] = 0.0
+            steps[l] = 0
+        return 0
+    dummy = np.zeros((1, 1))
+    nerr = np.zeros((1, 2), np.int64)
+    run_lanes(code, cdata, seg, lanes, tk[0], tk[1], tk[2], tk[3], tk[4], tk[5], tk[6],
+              n_train, tk[3].shape[1], fcfg[MAX_ABS_ERROR], icfg[NS], icfg[NV], icfg[NM],
+              fit, steps, False, dummy, dummy, nerr)
+    total = 0
+    for l in range(lanes.shape[0]):
+        total += steps[l]
+    return total
+
+
+@njit(cache=True)
+def lookup_tasks(fc, keys, T: int, task_fit: np.ndarray, miss: np.ndarray) -> tuple:
+    """Look every task's key up in task order: hits go to ``task_fit``, missed task indices
+    to ``miss``. Returns ``(hits, misses)``."""
+    hits = 0
+    n_miss = 0
+    for t in range(T):
+        f = lookup(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t])
+        if f >= 0.0:
+            task_fit[t] = f
+            hits += 1
+        else:
+            miss[n_miss] = t
+            n_miss += 1
+    return hits, n_miss
+
+
+@njit(cache=True)
+def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tuple:
+    """Fitness of a padded program: ``(fitness, train steps, FEC hits)``.
+
+    ``fc`` is the FEC array tuple (ignored when FEC is off); ``task_fit[T]`` receives the
+    per-task fitness.
+    """
+    code, cdata, seg = sc[0], sc[1], sc[2]
+    compile_program(ins, data, sizes, icfg[NS], icfg[NV], icfg[NM], icfg[ELIMINATE] != 0,
+                    code, cdata, seg)
+    T = tk[0].shape[0]
+    full = tk[2].shape[1] * tk[2].shape[2]
+    n_train = train_examples(code, seg, full, op_cost, fcfg)
+    fit, steps, keys, lanes, miss = sc[3], sc[4], sc[8], sc[9], sc[10]
+    if icfg[USE_FEC] == 0:
+        total = run_tasks(code, cdata, seg, tk, lanes[:T], n_train, icfg, fcfg, fit, steps)
+        for t in range(T):
+            task_fit[t] = fit[t]
+        return combine(task_fit, icfg[MEDIAN] != 0), total, 0
+    total = probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc)
+    hits, n_miss = lookup_tasks(fc, keys, T, task_fit, miss)
+    if n_miss > 0:
+        total += run_tasks(code, cdata, seg, tk, miss[:n_miss], n_train, icfg, fcfg, fit, steps)
+        for i in range(n_miss):
+            t = miss[i]
+            task_fit[t] = fit[i]
+            insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], fit[i])
+    return combine(task_fit, icfg[MEDIAN] != 0), total, hits
+
+
+def eval_arrays(config: Config, spec: ProgramSpec, use_fec: bool | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``icfg`` / ``fcfg`` arrays of :mod:`zeroevo.programs.evaluation` for a config."""
+    ev = config.evaluation
+    fec = ev.fec if use_fec is None else use_fec
+    icfg = np.array([int(fec), ev.fec_train, ev.fec_valid, int(ev.combine == "median"),
+                     int(config.program.eliminate_dead_code), spec.scalars, spec.vectors,
+                     spec.matrices], dtype=np.int64)
+    base_setup = base_step = 0.0
+    if ev.train_budget > 0:
+        from zeroevo.spaces.program.initial import neural_net_program
+
+        base = neural_net_program(ProgramSpec(features=spec.features, scalars=4, vectors=8, matrices=2,
+                                              ops=(("SCALAR_CONST_SET", "MATRIX_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET"),
+                                                   ("MATRIX_VECTOR_PRODUCT", "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT",
+                                                    "VECTOR_INNER_PRODUCT"),
+                                                   ("SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_VECTOR_PRODUCT",
+                                                    "VECTOR_PRODUCT", "VECTOR_SUM", "VECTOR_OUTER_PRODUCT",
+                                                    "MATRIX_SUM")),
+                                              init_sizes=(3, 4, 8), max_sizes=(3, 4, 8)))
+        cost = op_costs(spec.features)
+        base_setup = float(sum(cost[op] for op in base.component(0)[0][:, 0]))
+        base_step = float(sum(cost[op] for c in (1, 2) for op in base.component(c)[0][:, 0]))
+    fcfg = np.array([ev.max_abs_error, ev.train_budget, base_setup, base_step])
+    return icfg, fcfg
+
+
+class PythonProgramEvaluator:
+    """Program evaluation for the Python reference loop: same kernels, an ``OrderedDict`` FEC.
+
+    Orchestration (probe, lookups in task order, misses, inserts in task order) is written
+    out here in Python, so comparing the two loops also checks the numba cache and the
+    chunk kernel's bookkeeping.
+    """
+
+    def __init__(self, spec, tasks: TaskSet, icfg: np.ndarray, fcfg: np.ndarray,
+                 cache_size: int, forget_every: int) -> None:
+        from zeroevo.programs.fec import OrderedLRU
+
+        self.spec, self.tasks, self.icfg, self.fcfg = spec, tasks, icfg, fcfg
+        self.tk = task_tuple(tasks)
+        self.op_cost = op_costs(spec.features)
+        self.sc = EvalScratch.create(3 * spec.capacity, tasks.num_tasks, int(icfg[FEC_TRAIN]),
+                                     int(icfg[FEC_VALID]))
+        self.cache = OrderedLRU(cache_size, forget_every)
+
+    def __call__(self, program, birth: int = 0):
+        """``EvalResult`` of ``program`` (``birth`` is unused: programs evaluate alike)."""
+        from zeroevo.core.engine import program_status
+        from zeroevo.core.protocols import EvalResult
+
+        sc = self.sc.as_tuple()
+        code, cdata, seg = sc[0], sc[1], sc[2]
+        compile_program(program.ins, program.data, program.sizes, self.spec.scalars,
+                        self.spec.vectors, self.spec.matrices, bool(self.icfg[ELIMINATE]), code, cdata, seg)
+        T = self.tasks.num_tasks
+        n_train = train_examples(code, seg, self.tasks.train_steps, self.op_cost, self.fcfg)
+        task_fit = np.zeros(T)
+        fit, steps = np.zeros(T), np.zeros(T, np.int64)
+        hits = 0
+        if not self.icfg[USE_FEC]:
+            total = run_tasks(code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
+            task_fit[:] = fit
+        else:
+            total = probe_and_hash(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, sc)
+            keys = sc[8].copy()
+            misses = []
+            for t in range(T):
+                f = self.cache.lookup(int(keys[t]))
+                if f >= 0.0:
+                    task_fit[t] = f
+                    hits += 1
+                else:
+                    misses.append(t)
+            if misses:
+                lanes = np.array(misses, dtype=np.int64)
+                total += run_tasks(code, cdata, seg, self.tk, lanes, n_train, self.icfg, self.fcfg, fit, steps)
+                for i, t in enumerate(misses):
+                    task_fit[t] = fit[i]
+                    self.cache.insert(int(keys[t]), fit[i])
+        fitness = combine(task_fit, bool(self.icfg[MEDIAN]))
+        return EvalResult(float(fitness), program_status(hits, T), {"fec_hits": hits}, int(total))

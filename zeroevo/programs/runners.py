@@ -1,0 +1,184 @@
+"""Runners: where the births of one restart on one island happen.
+
+:class:`ChunkRunner` drives the numba chunk kernel; :class:`PythonRunner` the Python
+reference loop. Both give the same birth log for the same config (a test checks it), and
+both export their population and FEC cache as layout-free arrays for snapshots.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from zeroevo.core.births import BirthBatch
+from zeroevo.core.engine import Engine
+from zeroevo.programs.chunk import run_chunk
+from zeroevo.programs.config import Config
+from zeroevo.programs.evaluation import (
+    EvalScratch,
+    PythonProgramEvaluator,
+    eval_arrays,
+    op_costs,
+    task_tuple,
+)
+from zeroevo.programs.fec import (
+    FecArrays,
+    export_entries,
+    import_entries,
+    lru_entries,
+    lru_from_entries,
+)
+from zeroevo.programs.memo import EvalMemo
+from zeroevo.programs.tasks import TaskSet
+from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
+from zeroevo.spaces.program.initial import initial_program
+from zeroevo.spaces.program.space import ProgramSpace
+
+
+class Runner(Protocol):
+    """Runs the births of one restart on one island."""
+
+    fitness: np.ndarray
+    births: np.ndarray
+    num_tasks: int
+
+    def start(self, tasks: TaskSet) -> None:
+        """Begin a restart: empty population and cache, these search tasks."""
+
+    def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
+            restart: int) -> tuple[BirthBatch, int]:
+        """Up to ``n_max`` births; returns them and the restart's steps so far."""
+
+    def program(self, slot: int) -> Program:
+        """The program in population slot ``slot``."""
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Population and FEC as arrays (layout-free, for snapshots)."""
+
+    def import_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`export_state` output after :meth:`start`."""
+
+
+class ChunkRunner:
+    """Births in the numba chunk kernel."""
+
+    def __init__(self, config: Config, spec: ProgramSpec, island: int = 0) -> None:
+        self.config, self.spec, self.island = config, spec, island
+        self.icfg, self.fcfg = eval_arrays(config, spec)
+        self.arrays = spec.kernel_arrays()
+        self.mutations = spec.mutation_codes()
+        self.op_cost = op_costs(spec.features)
+        P, cap = config.evolution.population, spec.capacity
+        self.ins = np.zeros((P, 3, cap, 4), np.int64)
+        self.data = np.zeros((P, 3, cap, 3))
+        self.sizes = np.zeros((P, 3), np.int64)
+        self.fitness = np.full(P, -np.inf)
+        self.births = np.full(P, -1, np.int64)
+        kind = config.program.initial
+        self.template = initial_program(kind, spec, np.zeros(1, np.uint64)) if kind != "random" \
+            else spec.empty()
+
+    def start(self, tasks: TaskSet) -> None:
+        """Begin a restart: empty population and cache, these search tasks."""
+        ev = self.config.evaluation
+        self.num_tasks = tasks.num_tasks
+        self.tk = task_tuple(tasks)
+        self.fec = FecArrays.create(ev.fec_cache_size, ev.fec_forget_every)
+        self.sc = EvalScratch.create(3 * self.spec.capacity, tasks.num_tasks, ev.fec_train, ev.fec_valid)
+        self.memo = EvalMemo.create(self.config.evolution.population, 3 * self.spec.capacity, tasks.num_tasks)
+        self.fitness[:] = -np.inf
+        self.births[:] = -1
+
+    def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
+            restart: int) -> tuple[BirthBatch, int]:
+        """Up to ``n_max`` births in one kernel call."""
+        cols = [np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max, np.int8),
+                np.zeros(n_max, np.int8), np.zeros(n_max), np.zeros(n_max, np.int64),
+                np.zeros(n_max, np.int16)]
+        allowed, n_allowed, bounds, mem = self.arrays
+        evo = self.config.evolution
+        done, steps = run_chunk(
+            self.ins, self.data, self.sizes, self.fitness, self.births, allowed, n_allowed, bounds,
+            mem, self.mutations, evo.mutate_prob, evo.tournament, self.config.program.initial == "random",
+            evo.algorithm == "random", self.template.ins, self.template.data, self.template.sizes,
+            self.tk, self.icfg, self.fcfg, self.op_cost, self.fec.as_tuple(), self.sc.as_tuple(),
+            self.memo.as_tuple(), self.config.run.seed, self.island, t0, b0, n_max, steps0, max_steps, *cols)
+        birth, parent, mut, status, fit, st, hits = (c[:done] for c in cols)
+        batch = BirthBatch(birth, np.full(done, self.island, np.int32), np.full(done, restart, np.int32),
+                           parent, mut, status, fit, st, hits)
+        return batch, int(steps)
+
+    def program(self, slot: int) -> Program:
+        """The program in population slot ``slot``."""
+        return Program(self.ins[slot].copy(), self.data[slot].copy(), self.sizes[slot].copy())
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Population and FEC as arrays (layout-free, for snapshots)."""
+        return {"pop_ins": self.ins, "pop_data": self.data, "pop_sizes": self.sizes,
+                "pop_fitness": self.fitness, "pop_births": self.births, **export_entries(self.fec)}
+
+    def import_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`export_state` output after :meth:`start`."""
+        for name, target in (("pop_ins", self.ins), ("pop_data", self.data), ("pop_sizes", self.sizes),
+                             ("pop_fitness", self.fitness), ("pop_births", self.births)):
+            if arrays[name].shape != target.shape:
+                from zeroevo.core.errors import RunDirError
+                raise RunDirError(f"the snapshot's {name} has shape {arrays[name].shape} but this config "
+                                  f"needs {target.shape}: population or program sizes changed")
+            target[...] = arrays[name]
+        import_entries(self.fec, arrays)
+
+
+class PythonRunner:
+    """Births in the Python reference loop (same results, about 100x slower)."""
+
+    def __init__(self, config: Config, spec: ProgramSpec, island: int = 0) -> None:
+        self.config, self.spec, self.island = config, spec, island
+        self.space = ProgramSpace(spec, config.program.initial)
+        self.icfg, self.fcfg = eval_arrays(config, spec)
+
+    def start(self, tasks: TaskSet) -> None:
+        """Begin a restart: empty population and cache, these search tasks."""
+        evo, ev = self.config.evolution, self.config.evaluation
+        self.num_tasks = tasks.num_tasks
+        self.engine = Engine(self.space, evo.population, evo.tournament, self.config.run.seed,
+                             self.island, evo.algorithm, MUTATIONS)
+        self.evaluate = PythonProgramEvaluator(self.spec, tasks, self.icfg, self.fcfg,
+                                               ev.fec_cache_size, ev.fec_forget_every)
+
+    @property
+    def fitness(self) -> np.ndarray:  # type: ignore[override]
+        """Population fitness by slot."""
+        return self.engine.fitness
+
+    @property
+    def births(self) -> np.ndarray:
+        """Birth number of each slot's program."""
+        return self.engine.births
+
+    def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
+            restart: int) -> tuple[BirthBatch, int]:
+        """Up to ``n_max`` births, one Python step each."""
+        return self.engine.run(self.evaluate, t0, b0, n_max, steps0, max_steps, restart)
+
+    def program(self, slot: int) -> Program:
+        """The program in population slot ``slot``."""
+        return self.engine.genomes[slot]
+
+    def export_state(self) -> dict[str, np.ndarray]:
+        """Population and FEC as arrays (layout-free, for snapshots)."""
+        empty = self.spec.empty()
+        progs = [g if g is not None else empty for g in self.engine.genomes]
+        return {"pop_ins": np.stack([g.ins for g in progs]), "pop_data": np.stack([g.data for g in progs]),
+                "pop_sizes": np.stack([g.sizes for g in progs]), "pop_fitness": self.engine.fitness,
+                "pop_births": self.engine.births, **lru_entries(self.evaluate.cache)}
+
+    def import_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`export_state` output after :meth:`start`."""
+        e = self.engine
+        e.fitness[:] = arrays["pop_fitness"]
+        e.births[:] = arrays["pop_births"]
+        e.genomes = [Program(arrays["pop_ins"][k].copy(), arrays["pop_data"][k].copy(),
+                             arrays["pop_sizes"][k].copy()) if e.births[k] >= 0 else None
+                     for k in range(e.P)]
+        lru_from_entries(self.evaluate.cache, arrays)

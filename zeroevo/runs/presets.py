@@ -1,0 +1,156 @@
+"""Named starting configurations: ``zeroevo evolve --preset NAME``.
+
+Each preset is plain nested data (what a TOML file would hold); ``zeroevo presets show NAME``
+prints it as commented TOML to start a config file from.
+"""
+from __future__ import annotations
+
+from zeroevo.core.config import ConfigBase
+from zeroevo.runs.configs import from_dict
+from zeroevo.core.errors import ConfigError
+
+DEMO_OPS = ["SCALAR_CONST_SET", "VECTOR_INNER_PRODUCT", "SCALAR_DIFF", "SCALAR_PRODUCT",
+            "SCALAR_VECTOR_PRODUCT", "VECTOR_SUM"]
+
+# The ops of a 2-layer network trained by backpropagation, plus the demo's.
+NONLINEAR_OPS = DEMO_OPS + ["MATRIX_VECTOR_PRODUCT", "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT",
+                            "VECTOR_OUTER_PRODUCT", "MATRIX_SUM", "VECTOR_MAX", "SCALAR_MATRIX_PRODUCT"]
+NONLINEAR_SETUP_OPS = ["SCALAR_CONST_SET", "VECTOR_GAUSSIAN_SET", "MATRIX_GAUSSIAN_SET"]
+
+ALL_OPS = [
+    "SCALAR_SUM", "SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_DIVISION", "SCALAR_ABS",
+    "SCALAR_RECIPROCAL", "SCALAR_SIN", "SCALAR_COS", "SCALAR_TAN", "SCALAR_ARCSIN",
+    "SCALAR_ARCCOS", "SCALAR_ARCTAN", "SCALAR_EXP", "SCALAR_LOG", "SCALAR_HEAVYSIDE",
+    "VECTOR_HEAVYSIDE", "MATRIX_HEAVYSIDE", "SCALAR_VECTOR_PRODUCT", "SCALAR_BROADCAST",
+    "VECTOR_RECIPROCAL", "VECTOR_NORM", "VECTOR_ABS", "VECTOR_SUM", "VECTOR_DIFF",
+    "VECTOR_PRODUCT", "VECTOR_DIVISION", "VECTOR_INNER_PRODUCT", "VECTOR_OUTER_PRODUCT",
+    "SCALAR_MATRIX_PRODUCT", "MATRIX_RECIPROCAL", "MATRIX_VECTOR_PRODUCT",
+    "VECTOR_COLUMN_BROADCAST", "VECTOR_ROW_BROADCAST", "MATRIX_NORM", "MATRIX_COLUMN_NORM",
+    "MATRIX_ROW_NORM", "MATRIX_TRANSPOSE", "MATRIX_ABS", "MATRIX_SUM", "MATRIX_DIFF",
+    "MATRIX_PRODUCT", "MATRIX_DIVISION", "MATRIX_MATRIX_PRODUCT", "SCALAR_MIN", "VECTOR_MIN",
+    "MATRIX_MIN", "SCALAR_MAX", "VECTOR_MAX", "MATRIX_MAX", "VECTOR_MEAN", "MATRIX_MEAN",
+    "MATRIX_ROW_MEAN", "MATRIX_ROW_ST_DEV", "VECTOR_ST_DEV", "MATRIX_ST_DEV",
+    "SCALAR_CONST_SET", "VECTOR_CONST_SET", "MATRIX_CONST_SET", "SCALAR_UNIFORM_SET",
+    "VECTOR_UNIFORM_SET", "MATRIX_UNIFORM_SET", "SCALAR_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET",
+    "MATRIX_GAUSSIAN_SET"]
+
+PRESETS: dict[str, tuple[str, dict]] = {
+    "demo": (
+        "AutoML-Zero's demo: rediscover linear regression trained by SGD (linear tasks, F=4).",
+        {
+            "program": {"features": 4, "scalars": 4, "vectors": 3, "matrices": 1,
+                        "setup_ops": DEMO_OPS, "predict_ops": DEMO_OPS, "learn_ops": DEMO_OPS,
+                        "init_sizes": [10, 2, 8], "min_sizes": [0, 0, 0], "max_sizes": [10, 2, 8],
+                        "initial": "random"},
+            "evolution": {"population": 1000, "tournament": 10, "mutate_prob": 0.9,
+                          "mutations": ["alter_param", "randomize_instruction", "randomize_component"],
+                          "max_train_steps": 2e8},
+            "evaluation": {"fec": True, "fec_train": 10, "fec_valid": 10},
+            "search_tasks": {"kind": "linear", "num_tasks": 10, "features": 4, "num_train": 100,
+                             "num_valid": 100},
+            "select_tasks": {"kind": "linear", "num_tasks": 100, "features": 4, "num_train": 1000,
+                             "num_valid": 100},
+            "final_tasks": {"kind": "linear", "num_tasks": 100, "features": 4, "num_train": 1000,
+                            "num_valid": 100, "data_seeds": [1000000], "param_seeds": [2000000]},
+            "run": {"sufficient_fitness": 0.9999},
+        },
+    ),
+    "nonlinear": (
+        "Rediscover a 2-layer ReLU network trained by backpropagation, on ReLU-teacher tasks.",
+        {
+            "program": {"features": 4, "scalars": 4, "vectors": 8, "matrices": 2,
+                        "setup_ops": NONLINEAR_SETUP_OPS, "predict_ops": NONLINEAR_OPS,
+                        "learn_ops": NONLINEAR_OPS, "init_sizes": [3, 4, 8], "min_sizes": [1, 1, 1],
+                        "max_sizes": [6, 8, 14], "initial": "random"},
+            "evolution": {"population": 1000, "tournament": 10, "mutate_prob": 0.9,
+                          "mutations": ["alter_param", "randomize_instruction", "randomize_component",
+                                        "insert", "remove"],
+                          "max_train_steps": 1e9},
+            "evaluation": {"fec": True, "fec_train": 10, "fec_valid": 10},
+            "search_tasks": {"kind": "relu_teacher", "num_tasks": 10, "features": 4,
+                             "num_train": 1000, "num_valid": 100},
+            "select_tasks": {"kind": "relu_teacher", "num_tasks": 100, "features": 4,
+                             "num_train": 1000, "num_valid": 100},
+            "final_tasks": {"kind": "relu_teacher", "num_tasks": 100, "features": 4,
+                            "num_train": 1000, "num_valid": 100, "data_seeds": [1000000],
+                            "param_seeds": [2000000]},
+            "run": {"sufficient_fitness": 0.99},
+        },
+    ),
+    "binary-fashion": (
+        "The paper's baseline: projected binary Fashion-MNIST (F=16), all ops, from empty programs.",
+        {
+            "program": {"features": 16, "scalars": 20, "vectors": 20, "matrices": 20,
+                        "setup_ops": ALL_OPS, "predict_ops": ALL_OPS, "learn_ops": ALL_OPS,
+                        "init_sizes": [0, 0, 0], "min_sizes": [0, 0, 0], "max_sizes": [21, 21, 45],
+                        "initial": "noop"},
+            "evolution": {"population": 100, "tournament": 10, "mutate_prob": 0.9,
+                          "mutations": ["insert", "remove", "randomize_instruction",
+                                        "randomize_component", "alter_param"],
+                          "max_train_steps": 1e10},
+            "evaluation": {"fec": True, "fec_train": 10, "fec_valid": 10, "train_budget": 2.0},
+            "search_tasks": {"kind": "binary_projected", "num_tasks": 10, "features": 16,
+                             "num_train": 8000, "num_valid": 1000, "dataset": "fashion_mnist"},
+            "select_tasks": {"kind": "binary_projected", "num_tasks": 10, "features": 16,
+                             "num_train": 8000, "num_valid": 1000, "dataset": "fashion_mnist"},
+            "final_tasks": {"kind": "binary_projected", "num_tasks": 10, "features": 16,
+                            "num_train": 8000, "num_valid": 1000, "dataset": "fashion_mnist",
+                            "data_seeds": [1000000], "param_seeds": [2000000]},
+            "run": {"sufficient_fitness": 0.0},
+        },
+    ),
+    "fashion-layers": (
+        "Layer-sequence architectures (conv/pool/dense with skips) on Fashion-MNIST, a small CPU proxy.",
+        {
+            "kind": "neural",
+            "run": {"max_births": 60, "snapshot_every": 5, "sufficient_fitness": 0.0},
+            "evolution": {"population": 12, "tournament": 4},
+            "space": {"name": "layers", "options": {"max_layers": 8}},
+            "data": {"dataset": "fashion_mnist"},
+            "fidelity": {"epochs": 2, "train_subset": 2048, "valid_subset": 1024, "batch_size": 64,
+                         "lr": 0.05},
+            "limits": {"max_params": 2_000_000, "max_seconds": 120.0},
+            "evaluation": {"final_epochs": 0},
+        },
+    ),
+    "fashion-nasnet": (
+        "NASNet normal + reduction cells mutated as in AmoebaNet, on Fashion-MNIST, a small CPU proxy.",
+        {
+            "kind": "neural",
+            "run": {"max_births": 40, "snapshot_every": 5, "sufficient_fitness": 0.0},
+            "evolution": {"population": 10, "tournament": 3},
+            "space": {"name": "nasnet", "options": {"blocks": 5, "cells_per_stack": 1, "stacks": 2,
+                                                     "filters": 8}},
+            "data": {"dataset": "fashion_mnist"},
+            "fidelity": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 64,
+                         "lr": 0.05},
+            "limits": {"max_params": 2_000_000, "max_seconds": 180.0},
+            "evaluation": {"final_epochs": 0},
+        },
+    ),
+}
+
+
+def names() -> list[str]:
+    """Preset names, in listing order."""
+    return list(PRESETS)
+
+
+def preset_data(name: str) -> dict:
+    """A preset's nested data (a fresh copy)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
+    import copy
+
+    return {**copy.deepcopy(PRESETS[name][1]), "preset": name}
+
+
+def describe(name: str) -> str:
+    """The preset's one-line description."""
+    preset_data(name)
+    return PRESETS[name][0]
+
+
+def load_preset(name: str) -> ConfigBase:
+    """The validated config of preset ``name`` (a program ``Config`` or a ``NeuralConfig``)."""
+    return from_dict(preset_data(name))

@@ -1,0 +1,137 @@
+"""A run directory: ``meta.json``, the birth log, snapshots and the best genomes.
+
+```
+RUN/
+  meta.json                 format, schema version, package versions, config + hash, seed
+  log/births-000000.arrow   the birth log (see zeroevo.runs.birthlog), one segment per snapshot
+  snapshots/snap-<births>.arrow   search state at a chunk boundary (the last two are kept)
+  best.json                 every restart's selected program, outright (not replayed)
+```
+Opening an existing directory checks it: a foreign folder, a corrupt or newer-schema
+``meta.json`` or a config that differs from the stored one gets a :class:`RunDirError` with
+one line that says what is wrong.
+"""
+from __future__ import annotations
+
+import datetime
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeroevo.core.errors import RunDirError
+from zeroevo.runs.storage import read_bundle, read_json, write_bundle, write_json
+
+FORMAT = "zeroevo-run"
+SCHEMA_VERSION = 1
+KEEP_SNAPSHOTS = 2
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of zeroevo and the libraries whose behaviour a run depends on."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("zeroevo", "numpy", "numba", "pyarrow", "torch"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths and checks of one run directory."""
+
+    path: Path
+
+    @property
+    def meta_path(self) -> Path:
+        """``meta.json``."""
+        return self.path / "meta.json"
+
+    @property
+    def log_dir(self) -> Path:
+        """Folder of the birth-log segments."""
+        return self.path / "log"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Folder of the snapshots."""
+        return self.path / "snapshots"
+
+    @staticmethod
+    def default(preset: str, root: str | Path = "runs") -> "RunDir":
+        """A new folder under ``root`` named by time and preset."""
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = Path(root) / f"{stamp}-{preset or 'config'}"
+        path, k = base, 1
+        while path.exists():
+            k += 1
+            path = Path(f"{base}-{k}")
+        return RunDir(path)
+
+    def create(self, kind: str, config: dict, digest: str, seed: int, mutations: list[str]) -> None:
+        """Start a new run here (the folder must be absent or empty)."""
+        if self.path.exists() and any(self.path.iterdir()):
+            raise RunDirError(f"{self.path} is not empty; pick a new --out folder or `zeroevo resume {self.path}`")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.snapshot_dir.mkdir(exist_ok=True)
+        write_json(self.meta_path, {
+            "format": FORMAT, "schema": SCHEMA_VERSION, "kind": kind, "config": config,
+            "config_hash": digest, "seed": seed, "mutations": mutations, "versions": package_versions(),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+
+    def meta(self) -> dict[str, Any]:
+        """The checked contents of ``meta.json``."""
+        if not self.path.is_dir():
+            raise RunDirError(f"{self.path} is not a directory")
+        if not self.meta_path.exists():
+            raise RunDirError(f"{self.path} is not a zeroevo run directory (no meta.json)")
+        meta = read_json(self.meta_path, "meta file")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise RunDirError(f"{self.meta_path} is not a zeroevo run's meta file (format "
+                              f"{meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
+        schema = meta.get("schema")
+        if not isinstance(schema, int):
+            raise RunDirError(f"{self.meta_path} has no valid schema version")
+        if schema > SCHEMA_VERSION:
+            raise RunDirError(f"{self.path} was written with run-directory schema {schema}; this zeroevo "
+                              f"reads schema {SCHEMA_VERSION} or older: upgrade zeroevo")
+        for key in ("kind", "config", "config_hash", "seed"):
+            if key not in meta:
+                raise RunDirError(f"{self.meta_path} lacks '{key}'")
+        return meta
+
+    # ---- snapshots --------------------------------------------------------------------
+    def save_snapshot(self, births: int, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        """Write the snapshot taken after ``births`` births; keep the newest few."""
+        self.snapshot_dir.mkdir(exist_ok=True)
+        write_bundle(self.snapshot_dir / f"snap-{births:012d}.arrow", arrays, state)
+        for old in sorted(self.snapshot_dir.glob("snap-*.arrow"))[:-KEEP_SNAPSHOTS]:
+            old.unlink()
+
+    def latest_snapshot(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The newest readable snapshot (a corrupt newest one falls back to the previous)."""
+        problems = []
+        for path in sorted(self.snapshot_dir.glob("snap-*.arrow"), reverse=True):
+            try:
+                return read_bundle(path)
+            except RunDirError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise RunDirError(f"no readable snapshot in {self.snapshot_dir}: {problems[0]}")
+        return None
+
+    # ---- best genomes -----------------------------------------------------------------
+    def best(self) -> list[dict]:
+        """Every restart's selected candidate (``best.json``), oldest first."""
+        path = self.path / "best.json"
+        return read_json(path, "best-genome file") if path.exists() else []
+
+    def save_best(self, entries: list[dict]) -> None:
+        """Rewrite ``best.json``."""
+        write_json(self.path / "best.json", entries)
