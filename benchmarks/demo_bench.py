@@ -1,4 +1,4 @@
-"""The demo preset against the C++ reference's figures (../shared/AUTOML_ZERO.md).
+"""The demo preset against the C++ reference's figures (docs/semantics.md, "The demo configuration").
 
 Prints, FEC on and off:
 1. individuals per CPU-second (a fixed number of births per seed);
@@ -7,7 +7,7 @@ Prints, FEC on and off:
 Each measurement is its own process, two at a time (this machine has 2 cores); CPU time is
 each process's own. The C++ reference on this kind of machine: 50-53k / 39-42k individuals
 per CPU-second, median 58 / 21 CPU-s to solution, 26% / 20% of restarts solve (the figures
-in AUTOML_ZERO.md; ``reference_compare.py`` measures the reference itself, built here).
+in docs/semantics.md; ``reference_compare.py`` measures the reference itself, built here).
 
     PYTHONPATH=. python benchmarks/demo_bench.py [--restarts 50] [--seeds 1 2 3 4 5] [--jobs 2]
 """

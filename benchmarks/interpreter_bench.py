@@ -4,7 +4,7 @@ Run from a checkout: ``PYTHONPATH=. python benchmarks/interpreter_bench.py [--se
 [--seeds 1 2 3] [--births N]``. Prints, in one run so the numbers are comparable:
 
 - births per CPU-second of the numba chunk loop (``zeroevo.programs.chunk.run_chunk``) on the demo
-  configuration (AUTOML_ZERO.md "The demo configuration": 10 linear tasks, F=4, 100 train /
+  configuration (docs/semantics.md, "The demo configuration": 10 linear tasks, F=4, 100 train /
   100 valid, P=1000, T=10), FEC on and off, per seed, with the best fitness reached;
 - the interpreter alone: ns per executed instruction (per lane) of ``run_lanes`` on the demo's
   target program (linear regression by SGD) at L=1 and L=10 lanes, timed inside numba so

@@ -1,6 +1,6 @@
 """zeroevo's demo search next to the C++ reference's own runs, restart by restart.
 
-The figures in ../shared/AUTOML_ZERO.md are a summary; this script compares with the reference
+The figures quoted in docs/semantics.md are a summary; this script compares with the reference
 itself. Build it (benchmarks/reference/Makefile), run its demo with the early stop off, e.g.
 
     benchmarks/reference/demo.sh /tmp/azref/run_search_experiment off 100 11 0 > ref_off_11.log

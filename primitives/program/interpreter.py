@@ -13,7 +13,7 @@ against the numpy reference interpreter). :func:`layout` gives the offsets and
 ``mem[a + i]``; every index is cast to unsigned (``U``), which spares numba's
 negative-index wraparound: without it the lane loops do not vectorize (3-5x slower).
 
-Semantics are AutoML-Zero's (see ``primitives/ops.py`` and ../shared/AUTOML_ZERO.md): no
+Semantics are AutoML-Zero's (see ``ops.py`` and docs/semantics.md): no
 guarding, IEEE inf/NaN flow freely (``error_model="numpy"``: x/0 is inf, not an exception),
 no fastmath, and outputs are computed into scratch first wherever an output may alias an
 input (matrix products, transposes, row/column reductions). Every reduction is the

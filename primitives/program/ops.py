@@ -1,6 +1,6 @@
 """The 65 program op codes, their operand types, and how each renders as text.
 
-Codes and semantics follow AutoML-Zero's reference (see ../shared/AUTOML_ZERO.md). The table
+Codes and semantics follow AutoML-Zero's reference (docs/semantics.md). The table
 is the single source of truth: the interpreters, the genome validator, the mutators and the
 renderer all read it.
 """

@@ -3,8 +3,8 @@
 The ops and components live here; training and validation in ``reference_executor.py``.
 
 This is the yardstick the numba kernels (``interpreter.py``, ``executor.py``) are tested
-against. It is written from the op table and the reference notes
-(../shared/AUTOML_ZERO.md), not from the kernels, and favours plain code over speed:
+against. It is written from the op table and the semantics
+(docs/semantics.md), not from the kernels, and favours plain code over speed:
 memory is ``s[NS]``, ``v[NV, F]`` and ``m[NM, F, F]`` float64 arrays of one task, every op
 computes its result into a fresh array before assigning it (so an output may alias an
 input), and IEEE inf/NaN flow freely (``np.errstate(all="ignore")``: 1/0 is inf, log(-1)

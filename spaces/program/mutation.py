@@ -2,7 +2,7 @@
 
 One implementation serves the numba chunk loop and the Python reference loop (which calls
 these jitted functions), so both draw the same numbers from a birth's stream. Distributions
-follow the reference (../shared/AUTOML_ZERO.md): output addresses start at s1 / v1 / m0;
+follow the reference (docs/semantics.md): output addresses start at s1 / v1 / m0;
 constants are U(-1, 1) values, U(0, 1) element-index fractions, U(-1, 1) gaussian means
 with U(0, 1) deviations and unsorted U(-1, 1) uniform bounds; ``alter_param`` redraws one
 address or perturbs one constant (times exp(N(0, 1)), or a sign flip with probability 0.1).

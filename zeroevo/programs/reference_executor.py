@@ -2,7 +2,7 @@
 ``Executor`` does, one example and one instruction at a time (ops in ``reference.py``).
 
 The yardstick for the numba harnesses (``executor.py``, ``one_lane.py``); written from the
-reference notes (../shared/AUTOML_ZERO.md), plain code over speed.
+semantics (docs/semantics.md), plain code over speed.
 """
 from __future__ import annotations
 
