@@ -53,7 +53,14 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
 
-    def __call__(self, p) -> None:  # noqa: ANN001 - search.Progress or neural_search.NeuralProgress
+    def __call__(self, p) -> None:  # noqa: ANN001 - search.Progress, Compiling or NeuralProgress
+        if hasattr(p, "stage"):  # kernels compiling: every stage gets its line
+            if not self.quiet:
+                line = (f"compiling kernels (first run only): {p.index} of {p.count} ({p.stage}), "
+                        f"{p.wall_seconds:.0f} s elapsed")
+                click.echo(("\r" + line) if self.tty else line, err=True, nl=not self.tty)
+                self.last = 0.0
+            return
         now = time.time()
         if self.quiet or now - self.last < (0.5 if self.tty else 10.0):
             return
@@ -126,8 +133,7 @@ def evolve(preset: str | None, config_file: str | None, seed: int | None, max_bi
     search, run_dir = start_run(cfg, out, progress)
     if not quiet:
         click.echo(f"zeroevo: preset {cfg.preset or '(config file)'}, seed {cfg.run.seed}, recording in "
-                   f"{run_dir.path}; the first run compiles the numba kernels (about a minute), later "
-                   "runs load them", err=True)
+                   f"{run_dir.path}", err=True)
     _report(search.run(), progress, as_json)
 
 
@@ -165,9 +171,10 @@ def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001
                    f"{result.best_fitness:.4f}{test}  failed {result.failed}  stopped at hurdles "
                    f"{result.stopped}  wall {result.wall_seconds:.1f} s")
         return
+    compiled = f"  compile {result.compile_seconds:.1f} s" if result.compile_seconds else ""
     click.echo(f"\nbirths {result.births:,}  restarts {result.restarts}  solved {result.solved}  "
-               f"FEC hit rate {result.fec_hit_rate:.1%}  CPU {result.cpu_seconds:.1f} s  "
-               f"wall {result.wall_seconds:.1f} s")
+               f"FEC hit rate {result.fec_hit_rate:.1%}  search CPU {result.cpu_seconds:.1f} s  "
+               f"wall {result.wall_seconds:.1f} s{compiled}")
     click.echo(f"fitness: search {result.search_fitness:.6f}  select {result.select_fitness:.6f}  "
                f"final {result.final_fitness:.6f}")
 

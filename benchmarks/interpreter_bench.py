@@ -3,7 +3,8 @@
 Run from a checkout: ``PYTHONPATH=. python benchmarks/interpreter_bench.py [--seconds S]
 [--seeds 1 2 3] [--births N]``. Prints, in one run so the numbers are comparable:
 
-- births per CPU-second of the numba chunk loop (``zeroevo.programs.chunk.run_chunk``) on the demo
+- births per CPU-second of the numba chunk loop (the demo's kernel variant of
+  ``zeroevo.programs.chunk.run_chunk``, see ``zeroevo.programs.kernels``) on the demo
   configuration (docs/semantics.md, "The demo configuration": 10 linear tasks, F=4, 100 train /
   100 valid, P=1000, T=10), FEC on and off, per seed, with the best fitness reached;
 - the interpreter alone: ns per executed instruction (per lane) of ``run_lanes`` on the demo's
@@ -24,16 +25,16 @@ import argparse
 import hashlib
 import inspect
 import time
+import types
 
 import numpy as np
 from numba import njit
 
 from zeroevo.core.rng import PURPOSE_TASK_DATA, PURPOSE_TASK_PARAM, derive
 from zeroevo.primitives.program.bytecode import to_bytecode
-from zeroevo.primitives.program.executor import run_lanes
-from zeroevo.programs.chunk import run_chunk
 from zeroevo.programs.evaluation import EvalScratch, op_costs, task_tuple
 from zeroevo.programs.fec import FecArrays
+from zeroevo.programs.kernels import kernels_for_spec
 from zeroevo.programs.memo import EvalMemo
 from zeroevo.programs.tasks import TaskSpec, generate
 from zeroevo.spaces.program.genome import ProgramSpec
@@ -65,6 +66,7 @@ class DemoSearch:
     def __init__(self, use_fec: bool, seed: int, eliminate: bool = True) -> None:
         spec = ProgramSpec(ops=(DEMO_OPS,) * 3)
         self.spec = spec
+        self.run_chunk = kernels_for_spec(spec).run_chunk  # the demo's kernel variant
         P, cap = 1000, spec.capacity
         allowed, n_allowed, bounds, mem = spec.kernel_arrays()
         self.tasks = generate(demo_task_spec(seed))
@@ -88,7 +90,7 @@ class DemoSearch:
             "memo": EvalMemo.create(P, 3 * cap, 10).as_tuple(),
             "root_seed": seed, "island": 0, "steps0": 0, "max_steps": int(2e8),
         }
-        self.names = list(inspect.signature(run_chunk.py_func).parameters)
+        self.names = list(inspect.signature(self.run_chunk.py_func).parameters)
         for name in self.names:
             if name.startswith("out_"):
                 self.cols[name] = np.zeros(CHUNK, np.float64 if name == "out_fit" else np.int64)
@@ -100,7 +102,7 @@ class DemoSearch:
     def chunk(self, n: int) -> int:
         """Run up to ``n`` births; returns how many ran (fewer once the budget is reached)."""
         a = dict(self.args, t0=self.births, b0=self.births, n_max=n, steps0=self.steps, **self.cols)
-        done, self.steps = run_chunk(*(a[name] for name in self.names))
+        done, self.steps = self.run_chunk(*(a[name] for name in self.names))
         for name in self.names:
             if name.startswith("out_"):
                 self.hash.update(self.cols[name][:done].tobytes())
@@ -124,13 +126,12 @@ def search_rate(use_fec: bool, seed: int, seconds: float, births: int | None) ->
             "best": float(s.pop_fit.max()), "hash": s.hash.hexdigest()[:16]}
 
 
-@njit  # not cached: numba's cache would not see a change in run_lanes
 def _repeat_run_lanes(reps, code, cdata, seg, lanes, tk, ns, nv, nm, fit, steps):
     dummy = np.zeros((1, 1))
     nerr = np.zeros((1, 2), np.int64)
     total = 0
     for _ in range(reps):
-        run_lanes(code, cdata, seg, lanes, tk[0], tk[1], tk[2], tk[3], tk[4], tk[5], tk[6],
+        run_lanes(code, cdata, seg, lanes, tk[0], tk[1], tk[2], tk[3], tk[4], tk[5], tk[6],  # noqa: F821 (a variant global)
                   tk[0].shape[1], tk[3].shape[1], 100.0, ns, nv, nm, fit, steps, False,
                   dummy, dummy, nerr)
         total += steps[0]
@@ -152,14 +153,16 @@ def ns_per_instruction(L: int, reps: int = 300, rounds: int = 30) -> float:
     fit, steps = np.zeros(L), np.zeros(L, np.int64)
     tk = task_tuple(tasks)
     args = (code, cdata, seg, lanes, tk, spec.scalars, spec.vectors, spec.matrices, fit, steps)
-    _repeat_run_lanes(1, *args)
+    # Compiled against the demo's kernel variant (its run_lanes), not cached.
+    repeat = njit(types.FunctionType(_repeat_run_lanes.__code__, vars(kernels_for_spec(spec))))
+    repeat(1, *args)
     assert np.all(steps == tasks.train_steps), "the benchmark program must train to the end"
     n_pred, n_learn = seg[1] - seg[0], seg[2] - seg[1]
     per_run = seg[0] + tasks.train_steps * (n_pred + n_learn) + tasks.x_valid.shape[1] * n_pred
     best = np.inf
     for _ in range(rounds):
         c0 = time.thread_time()
-        _repeat_run_lanes(reps, *args)
+        repeat(reps, *args)
         best = min(best, time.thread_time() - c0)
     return best / (reps * per_run * L) * 1e9
 

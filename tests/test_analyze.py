@@ -306,7 +306,7 @@ def test_export_round_trip(demo_run, tmp_path):
 
 
 def test_export_with_random_ops_matches_zeroevo(tmp_path):
-    from zeroevo.programs.search import full_fitness
+    from zeroevo.programs.evaluator import full_fitness
 
     cfg = load_preset("demo")
     data = cfg.to_dict()
@@ -340,7 +340,7 @@ def test_export_with_random_ops_matches_zeroevo(tmp_path):
 def test_generated_code_matches_the_kernel_on_random_programs():
     """Differential: random programs over all 64 ops, generated numpy vs the numba kernel."""
     from zeroevo.core.rng import new_state
-    from zeroevo.programs.search import full_fitness
+    from zeroevo.programs.evaluator import full_fitness
     from zeroevo.runs.configs import from_dict
     from zeroevo.spaces.program.initial import random_from_stream
 

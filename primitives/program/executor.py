@@ -29,7 +29,8 @@ from numba import njit
 from numba import uint64 as U
 
 from zeroevo.core.rng import seed_state
-from zeroevo.primitives.program.interpreter import execute, layout, translate
+from zeroevo.primitives.program.interpreter import execute
+from zeroevo.primitives.program.memory import FEATURES, layout, translate
 from zeroevo.primitives.program.one_lane import (
     PHASE_SETUP,
     PHASE_TRAIN_LEARN,
@@ -116,7 +117,7 @@ def _lanes(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, c
     the counts are written when a lane fails or the pass ends.
     """
     L = lanes.shape[0]
-    F = x_train.shape[2]
+    F = FEATURES if FEATURES > 0 else x_train.shape[2]
     N = x_train.shape[1]
     V = x_valid.shape[1]
     n = seg[2]

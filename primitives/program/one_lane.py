@@ -2,9 +2,9 @@
 
 The executor's semantics (``executor.py``'s docstring) on a single task at a time, used for
 calls with one or two lanes (a birth's few FEC cache misses): the interpreter is inlined
-with ``L = 1`` so its lane loops fold away, and, for the default feature size F = 4, into a
-second copy with every vector loop unrolled. A state machine with one ``execute`` site
-walks setup, each training example's predict and learn, and each validation pass.
+with ``L = 1`` so its lane loops fold away (and, in a kernel variant with a fixed feature
+size, every vector loop unrolls). A state machine with one ``execute`` site walks setup,
+each training example's predict and learn, and each validation pass.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from numba import njit
 from numba import uint64 as U
 
 from zeroevo.core.rng import seed_state
-from zeroevo.primitives.program.interpreter import execute, layout, translate
+from zeroevo.primitives.program.interpreter import execute
+from zeroevo.primitives.program.memory import FEATURES, layout, translate
 
 _TWO_OVER_PI = 0.63661977236758138243
 
@@ -37,7 +38,7 @@ def run_serial(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_vali
             exec_keys, n_train, n_valid, max_abs_error, n_scalars, n_vectors, n_matrices,
             fitness, steps, record, train_err, valid_err, n_err):
     """Run ``lanes`` one after the other on the one-lane interpreter."""
-    F = x_train.shape[2]
+    F = FEATURES if FEATURES > 0 else x_train.shape[2]
     n = seg[2]
     # One lane's memory, program and random stream, reused lane after lane.
     vb, mb, tv, tm, size = layout(n_scalars, n_vectors, n_matrices, F, 1)
@@ -51,16 +52,10 @@ def run_serial(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_vali
         for j in range(tv):
             mem[U(j)] = 0.0
         seed_state(rs[0], exec_keys[t])
-        if F == 4:  # the default feature size: a copy with every vector loop unrolled
-            fitness[l], steps[l] = _one_lane(
-                prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, classify[t],
-                n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err, writes_v0,
-                mem, vb, tv, tm, rs, 4)
-        else:
-            fitness[l], steps[l] = _one_lane(
-                prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, classify[t],
-                n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err, writes_v0,
-                mem, vb, tv, tm, rs, F)
+        fitness[l], steps[l] = _one_lane(
+            prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid, classify[t],
+            n_train, n_valid, max_abs_error, record, train_err, valid_err, n_err, writes_v0,
+            mem, vb, tv, tm, rs, F)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -69,8 +64,7 @@ def _one_lane(prog, cdata, seg, t, l, x_train, y_train, order, x_valid, y_valid,
               writes_v0, mem, vb, tv, tm, rs, F):
     """Run task ``t`` alone (result slot ``l``); memory arrives wiped. ``(fitness, steps)``.
 
-    ``F`` is the feature size, passed in so that a call site with a constant gets a copy
-    of the interpreter specialised for it."""
+    ``F`` is the feature size (a constant in a kernel variant)."""
     N = x_train.shape[1]
     V = x_valid.shape[1]
     cap_train = train_err.shape[1]

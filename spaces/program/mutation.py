@@ -30,13 +30,18 @@ M_REMOVE = 7
 M_TRADE = 8
 M_RANDOMIZE_ALGORITHM = 9
 
-_FIRST_OUT = np.array([1, 1, 0], dtype=np.int64)
+# Lowest address an output / an input of each kind may take. Constants reach the kernels
+# as array elements or numpy scalars, never Python literals: numba would compile one copy
+# of a callee per literal value.
+_OUT_LO = np.array([1, 1, 0], dtype=np.int64)
+_IN_LO = np.zeros(3, dtype=np.int64)
+_TWO = np.int64(2)
+_THREE = np.int64(3)
 _SIGN_FLIP_PROB = 0.1
 
 
 @njit(cache=True)
-def _address(kind: int, is_out: bool, mem: np.ndarray, st: np.ndarray) -> int:
-    lo = _FIRST_OUT[kind] if is_out else 0
+def _address(kind: int, lo: int, mem: np.ndarray, st: np.ndarray) -> int:
     return lo + integer(st, mem[kind] - lo)
 
 
@@ -86,13 +91,13 @@ def randomize_instruction(op: int, row: np.ndarray, d: np.ndarray, mem: np.ndarr
     if op == 0:
         return
     if IN1_KIND[op] < 0:
-        row[3] = _address(OUT_KIND[op], True, mem, st)
+        row[3] = _address(OUT_KIND[op], _OUT_LO[OUT_KIND[op]], mem, st)
         _randomize_data(op, d, st)
         return
-    row[1] = _address(IN1_KIND[op], False, mem, st)
+    row[1] = _address(IN1_KIND[op], _IN_LO[IN1_KIND[op]], mem, st)
     if IN2_KIND[op] >= 0:
-        row[2] = _address(IN2_KIND[op], False, mem, st)
-    row[3] = _address(OUT_KIND[op], True, mem, st)
+        row[2] = _address(IN2_KIND[op], _IN_LO[IN2_KIND[op]], mem, st)
+    row[3] = _address(OUT_KIND[op], _OUT_LO[OUT_KIND[op]], mem, st)
 
 
 @njit(cache=True)
@@ -100,23 +105,23 @@ def _alter_data(op: int, d: np.ndarray, st: np.ndarray) -> None:
     if op == 56:
         d[0] = _log_scale_or_flip(d[0], st)
     elif op == 57:
-        if integer(st, 2) == 0:
+        if integer(st, _TWO) == 0:
             d[0] = uniform(st)
         else:
             d[1] = _log_scale_or_flip(d[1], st)
     elif op == 58:
-        choice = integer(st, 3)
+        choice = integer(st, _THREE)
         if choice < 2:
             d[choice] = uniform(st)
         else:
             d[2] = _log_scale_or_flip(d[2], st)
     elif op >= 62:
-        if integer(st, 2) == 0:
+        if integer(st, _TWO) == 0:
             d[0] = _log_scale_or_flip(d[0], st)
         else:
             d[1] = _log_scale(d[1], st)
     elif op >= 59:
-        k = integer(st, 2)
+        k = integer(st, _TWO)
         d[k] = _log_scale_or_flip(d[k], st)
         lo = min(d[0], d[1])
         hi = max(d[0], d[1])
@@ -131,23 +136,23 @@ def alter_param(row: np.ndarray, d: np.ndarray, mem: np.ndarray, st: np.ndarray)
     if op == 0:
         return
     if IN1_KIND[op] < 0:
-        if integer(st, 2) == 0:
-            row[3] = _address(OUT_KIND[op], True, mem, st)
+        if integer(st, _TWO) == 0:
+            row[3] = _address(OUT_KIND[op], _OUT_LO[OUT_KIND[op]], mem, st)
         else:
             _alter_data(op, d, st)
     elif IN2_KIND[op] < 0:
-        if integer(st, 2) == 0:
-            row[1] = _address(IN1_KIND[op], False, mem, st)
+        if integer(st, _TWO) == 0:
+            row[1] = _address(IN1_KIND[op], _IN_LO[IN1_KIND[op]], mem, st)
         else:
-            row[3] = _address(OUT_KIND[op], True, mem, st)
+            row[3] = _address(OUT_KIND[op], _OUT_LO[OUT_KIND[op]], mem, st)
     else:
-        choice = integer(st, 3)
+        choice = integer(st, _THREE)
         if choice == 0:
-            row[1] = _address(IN1_KIND[op], False, mem, st)
+            row[1] = _address(IN1_KIND[op], _IN_LO[IN1_KIND[op]], mem, st)
         elif choice == 1:
-            row[2] = _address(IN2_KIND[op], False, mem, st)
+            row[2] = _address(IN2_KIND[op], _IN_LO[IN2_KIND[op]], mem, st)
         else:
-            row[3] = _address(OUT_KIND[op], True, mem, st)
+            row[3] = _address(OUT_KIND[op], _OUT_LO[OUT_KIND[op]], mem, st)
 
 
 @njit(cache=True)
@@ -159,7 +164,7 @@ def _random_op(c: int, allowed: np.ndarray, n_allowed: np.ndarray, st: np.ndarra
 
 @njit(cache=True)
 def _component(n_allowed: np.ndarray, st: np.ndarray) -> int:
-    n = 0
+    n = np.int64(0)  # not a literal 0: see _TWO
     for c in range(3):
         n += n_allowed[c] > 0
     if n == 0:

@@ -128,7 +128,7 @@ def task_sets(run: Run, restart: int) -> list[tuple[str, TaskSet]]:
 
 def best_report(run: Run) -> dict[str, Any]:
     """The best program as text and data, with its search, select and final fitness."""
-    from zeroevo.programs.search import full_fitness
+    from zeroevo.programs.evaluator import full_fitness
 
     b = best(run)
     final = full_fitness(run.config, run.spec, b.program, final_tasks(run.config))
@@ -200,13 +200,13 @@ def export(run: Run, out: str | Path, birth: int | None = None, full: bool = Fal
     import tempfile
 
     from zeroevo.programs.dead_code import simplified
+    from zeroevo.programs.evaluator import full_fitness
     from zeroevo.programs.export import (
         VerificationError,
         load_module,
         machine,
         module_source,
     )
-    from zeroevo.programs.search import full_fitness
     from zeroevo.programs.trace import count, mismatch, reference_machine, traces
 
     program, birth_, restart = program_of(run, birth)

@@ -23,11 +23,13 @@ _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 
 # Purposes separate independent streams derived from one root seed.
-PURPOSE_BIRTH = 1
-PURPOSE_TASK_DATA = 2
-PURPOSE_TASK_PARAM = 3
-PURPOSE_RESTART = 4
-PURPOSE_TRAIN = 5
+# (numpy scalars, not Python ints: a literal argument would make numba compile a callee
+# once per value.)
+PURPOSE_BIRTH = np.int64(1)
+PURPOSE_TASK_DATA = np.int64(2)
+PURPOSE_TASK_PARAM = np.int64(3)
+PURPOSE_RESTART = np.int64(4)
+PURPOSE_TRAIN = np.int64(5)
 
 
 @njit(cache=True)

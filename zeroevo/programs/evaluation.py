@@ -1,8 +1,10 @@
 """Program fitness over a task set: FEC probe, cache lookups, full runs of the misses, combine.
 
-One numba function serves both the chunk loop and the Python reference loop's evaluator
-(which passes an :class:`~zeroevo.programs.fec.OrderedLRU` instead of the array cache, through
-:func:`evaluate_python`). Per birth, with FEC on:
+The kernels here serve both the chunk loop and the Python reference loop's evaluator
+(:mod:`zeroevo.programs.evaluator`, which keeps an ``OrderedLRU`` instead of the array
+cache). ``probe_and_hash``, ``run_tasks`` and ``evaluate`` inline the interpreter, so they
+are templates compiled per kernel variant (:mod:`zeroevo.programs.kernels`). Per birth,
+with FEC on:
 
 1. compile to bytecode (dead code dropped);
 2. the probe: every task at once, its first ``fec_train`` training examples and first
@@ -24,10 +26,8 @@ from numba import njit
 from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.primitives.program.executor import run_lanes
 from zeroevo.primitives.program.ops import N_OPS, OPS
-from zeroevo.programs.config import Config
 from zeroevo.programs.fec import insert, lookup, probe_hash
 from zeroevo.programs.tasks import TaskSet
-from zeroevo.spaces.program.genome import ProgramSpec
 
 # icfg fields
 USE_FEC, FEC_TRAIN, FEC_VALID, MEDIAN, ELIMINATE, NS, NV, NM = range(8)
@@ -198,87 +198,3 @@ def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tup
             task_fit[t] = fit[i]
             insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], fit[i])
     return combine(task_fit, icfg[MEDIAN] != 0), total, hits
-
-
-def eval_arrays(config: Config, spec: ProgramSpec, use_fec: bool | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``icfg`` / ``fcfg`` arrays of :mod:`zeroevo.programs.evaluation` for a config."""
-    ev = config.evaluation
-    fec = ev.fec if use_fec is None else use_fec
-    icfg = np.array([int(fec), ev.fec_train, ev.fec_valid, int(ev.combine == "median"),
-                     int(config.program.eliminate_dead_code), spec.scalars, spec.vectors,
-                     spec.matrices], dtype=np.int64)
-    base_setup = base_step = 0.0
-    if ev.train_budget > 0:
-        from zeroevo.spaces.program.initial import neural_net_program
-
-        base = neural_net_program(ProgramSpec(features=spec.features, scalars=4, vectors=8, matrices=2,
-                                              ops=(("SCALAR_CONST_SET", "MATRIX_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET"),
-                                                   ("MATRIX_VECTOR_PRODUCT", "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT",
-                                                    "VECTOR_INNER_PRODUCT"),
-                                                   ("SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_VECTOR_PRODUCT",
-                                                    "VECTOR_PRODUCT", "VECTOR_SUM", "VECTOR_OUTER_PRODUCT",
-                                                    "MATRIX_SUM")),
-                                              init_sizes=(3, 4, 8), max_sizes=(3, 4, 8)))
-        cost = op_costs(spec.features)
-        base_setup = float(sum(cost[op] for op in base.component(0)[0][:, 0]))
-        base_step = float(sum(cost[op] for c in (1, 2) for op in base.component(c)[0][:, 0]))
-    fcfg = np.array([ev.max_abs_error, ev.train_budget, base_setup, base_step])
-    return icfg, fcfg
-
-
-class PythonProgramEvaluator:
-    """Program evaluation for the Python reference loop: same kernels, an ``OrderedDict`` FEC.
-
-    Orchestration (probe, lookups in task order, misses, inserts in task order) is written
-    out here in Python, so comparing the two loops also checks the numba cache and the
-    chunk kernel's bookkeeping.
-    """
-
-    def __init__(self, spec, tasks: TaskSet, icfg: np.ndarray, fcfg: np.ndarray,
-                 cache_size: int, forget_every: int) -> None:
-        from zeroevo.programs.fec import OrderedLRU
-
-        self.spec, self.tasks, self.icfg, self.fcfg = spec, tasks, icfg, fcfg
-        self.tk = task_tuple(tasks)
-        self.op_cost = op_costs(spec.features)
-        self.sc = EvalScratch.create(3 * spec.capacity, tasks.num_tasks, int(icfg[FEC_TRAIN]),
-                                     int(icfg[FEC_VALID]))
-        self.cache = OrderedLRU(cache_size, forget_every)
-
-    def __call__(self, program, birth: int = 0):
-        """``EvalResult`` of ``program`` (``birth`` is unused: programs evaluate alike)."""
-        from zeroevo.core.engine import program_status
-        from zeroevo.core.protocols import EvalResult
-
-        sc = self.sc.as_tuple()
-        code, cdata, seg = sc[0], sc[1], sc[2]
-        compile_program(program.ins, program.data, program.sizes, self.spec.scalars,
-                        self.spec.vectors, self.spec.matrices, bool(self.icfg[ELIMINATE]), code, cdata, seg)
-        T = self.tasks.num_tasks
-        n_train = train_examples(code, seg, self.tasks.train_steps, self.op_cost, self.fcfg)
-        task_fit = np.zeros(T)
-        fit, steps = np.zeros(T), np.zeros(T, np.int64)
-        hits = 0
-        if not self.icfg[USE_FEC]:
-            total = run_tasks(code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
-            task_fit[:] = fit
-        else:
-            total = probe_and_hash(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, sc)
-            keys = sc[8].copy()
-            misses = []
-            for t in range(T):
-                f = self.cache.lookup(int(keys[t]))
-                if f >= 0.0:
-                    task_fit[t] = f
-                    hits += 1
-                else:
-                    misses.append(t)
-            if misses:
-                lanes = np.array(misses, dtype=np.int64)
-                total += run_tasks(code, cdata, seg, self.tk, lanes, n_train, self.icfg, self.fcfg, fit, steps)
-                for i, t in enumerate(misses):
-                    task_fit[t] = fit[i]
-                    self.cache.insert(int(keys[t]), fit[i])
-        fitness = combine(task_fit, bool(self.icfg[MEDIAN]))
-        return EvalResult(float(fitness), program_status(hits, T), {"fec_hits": hits}, int(total))

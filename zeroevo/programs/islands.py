@@ -136,7 +136,7 @@ class IslandSearch(ProgramSearch):
         return program, fit, fit_search, int(st["pop_births"][slot]) * self.K + i
 
     def _full(self, program: Program) -> float:
-        from zeroevo.programs.search import full_fitness
+        from zeroevo.programs.evaluator import full_fitness
 
         return full_fitness(self.config, self.spec, program, self.tasks_for(1, self.state.restart))
 
@@ -193,6 +193,10 @@ class IslandSearch(ProgramSearch):
         from zeroevo.dispatch import make_dispatcher
 
         cfg, s = self.config, self.state
+        # Compile in this process first: workers then load the kernels from the cache.
+        runner = ChunkRunner(cfg, self.spec)
+        runner.start(self.tasks_for(0, s.restart))
+        self.compile_seconds = self.warm(runner)
         wall0, cpu0, births0 = time.time(), time.process_time(), s.birth
         d = cfg.dispatch
         dispatcher = make_dispatcher(d.backend, "island", cfg.to_dict(), workers=d.workers,

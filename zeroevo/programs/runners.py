@@ -6,21 +6,16 @@ both export their population and FEC cache as layout-free arrays for snapshots.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
 from zeroevo.core.births import BirthBatch
 from zeroevo.core.engine import Engine
-from zeroevo.programs.chunk import run_chunk
+from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.programs.config import Config
-from zeroevo.programs.evaluation import (
-    EvalScratch,
-    PythonProgramEvaluator,
-    eval_arrays,
-    op_costs,
-    task_tuple,
-)
+from zeroevo.programs.evaluation import ELIMINATE, NM, NS, NV, EvalScratch, op_costs, task_tuple
+from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays
 from zeroevo.programs.fec import (
     FecArrays,
     export_entries,
@@ -28,10 +23,12 @@ from zeroevo.programs.fec import (
     lru_entries,
     lru_from_entries,
 )
+from zeroevo.programs.kernels import is_cached, kernels_for_spec
 from zeroevo.programs.memo import EvalMemo
 from zeroevo.programs.tasks import TaskSet
 from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
 from zeroevo.spaces.program.initial import initial_program
+from zeroevo.spaces.program.mutation import mutate, random_program
 from zeroevo.spaces.program.space import ProgramSpace
 
 
@@ -77,6 +74,7 @@ class ChunkRunner:
         kind = config.program.initial
         self.template = initial_program(kind, spec, np.zeros(1, np.uint64)) if kind != "random" \
             else spec.empty()
+        self.kern = kernels_for_spec(spec, (self.template,))
 
     def start(self, tasks: TaskSet) -> None:
         """Begin a restart: empty population and cache, these search tasks."""
@@ -97,7 +95,7 @@ class ChunkRunner:
                 np.zeros(n_max, np.int16)]
         allowed, n_allowed, bounds, mem = self.arrays
         evo = self.config.evolution
-        done, steps = run_chunk(
+        done, steps = self.kern.run_chunk(
             self.ins, self.data, self.sizes, self.fitness, self.births, allowed, n_allowed, bounds,
             mem, self.mutations, evo.mutate_prob, evo.tournament, self.config.program.initial == "random",
             evo.algorithm == "random", self.template.ins, self.template.data, self.template.sizes,
@@ -111,6 +109,46 @@ class ChunkRunner:
     def program(self, slot: int) -> Program:
         """The program in population slot ``slot``."""
         return Program(self.ins[slot].copy(), self.data[slot].copy(), self.sizes[slot].copy())
+
+    def compiled(self) -> bool:
+        """Whether this runner's kernels are compiled on disk already (then loading is quick)."""
+        return is_cached(self.kern.run_chunk)
+
+    def leaf_stages(self) -> list[tuple[str, Callable[[], object]]]:
+        """Calls that compile (or load) the kernels every variant shares: mutation and
+        bytecode, with the argument types the chunk kernel passes. They need no tasks, so
+        another process may run them while this one compiles the interpreter."""
+        allowed, n_allowed, bounds, mem = self.arrays
+        prog = self.spec.empty()
+        st = np.zeros(1, np.uint64)
+        sc = EvalScratch.create(3 * self.spec.capacity, 1, 1, 1).as_tuple()
+
+        def mutation() -> None:
+            random_program(prog.ins, prog.data, prog.sizes, allowed, n_allowed, bounds, mem, st)
+            mutate(prog.ins, prog.data, prog.sizes, self.mutations, self.config.evolution.mutate_prob,
+                   allowed, n_allowed, bounds, mem, st)
+
+        def bytecode() -> None:
+            compile_program(prog.ins, prog.data, prog.sizes, self.icfg[NS], self.icfg[NV], self.icfg[NM],
+                            self.icfg[ELIMINATE] != 0, sc[0], sc[1], sc[2])
+
+        return [("mutation", mutation), ("bytecode", bytecode)]
+
+    def kernel_stages(self) -> list[tuple[str, Callable[[], object]]]:
+        """Calls that compile (or load) this runner's kernel variant piece by piece (after
+        :meth:`start`): the interpreter's harnesses, the FEC probe, then the chunk loop."""
+        sc = self.sc.as_tuple()
+        T = self.num_tasks
+        fit, steps = np.zeros(T), np.zeros(T, np.int64)
+
+        def interpreter() -> None:
+            self.kern.run_tasks(sc[0], sc[1], sc[2], self.tk, sc[9][:T], 1, self.icfg, self.fcfg, fit, steps)
+
+        def probe() -> None:
+            self.kern.probe_and_hash(sc[0], sc[1], sc[2], self.tk, 1, self.icfg, self.fcfg, sc)
+
+        return [("interpreter", interpreter), ("FEC probe", probe),
+                ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
 
     def export_state(self) -> dict[str, np.ndarray]:
         """Population and FEC as arrays (layout-free, for snapshots)."""

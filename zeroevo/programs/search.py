@@ -20,9 +20,10 @@ import numpy as np
 from zeroevo.core.births import BirthBatch, BirthSink, RunRecorder
 from zeroevo.core.rng import PURPOSE_RESTART, key_of
 from zeroevo.programs.config import Config
-from zeroevo.programs.evaluation import PythonProgramEvaluator, eval_arrays
+from zeroevo.programs.evaluator import full_fitness
 from zeroevo.programs.runners import ChunkRunner, PythonRunner, Runner
 from zeroevo.programs.tasks import TaskSet, TaskSpec, generate
+from zeroevo.programs.warmup import warm_runner
 from zeroevo.spaces.program.genome import Program, ProgramSpec
 from zeroevo.spaces.program.space import render
 
@@ -47,6 +48,16 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Compiling:
+    """What a progress callback sees while kernels compile, before the first birth."""
+
+    stage: str
+    index: int
+    count: int
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """The outcome of a search: the kept program and its fitness at every stage."""
 
@@ -59,6 +70,7 @@ class SearchResult:
     fec_hit_rate: float
     cpu_seconds: float
     wall_seconds: float
+    compile_seconds: float
     program: Program = field(repr=False)
     text: str = field(repr=False)
 
@@ -68,13 +80,7 @@ class SearchResult:
                 "search_fitness": self.search_fitness, "select_fitness": self.select_fitness,
                 "final_fitness": self.final_fitness, "fec_hit_rate": self.fec_hit_rate,
                 "cpu_seconds": self.cpu_seconds, "wall_seconds": self.wall_seconds,
-                "program": self.text}
-
-
-def full_fitness(config: Config, spec: ProgramSpec, program: Program, tasks: TaskSet) -> float:
-    """Fitness of ``program`` on ``tasks`` by one full training each (no FEC)."""
-    icfg, fcfg = eval_arrays(config, spec, use_fec=False)
-    return PythonProgramEvaluator(spec, tasks, icfg, fcfg, 1, 0)(program).fitness
+                "compile_seconds": self.compile_seconds, "program": self.text}
 
 
 @dataclass
@@ -117,6 +123,7 @@ class ProgramSearch:
         self.runner: Runner = runner_cls(config, self.spec)
         self.state = SearchState()
         self.started = False
+        self.compile_seconds = 0.0
 
     def tasks_for(self, which: int, restart: int) -> TaskSet:
         """Search (0), select (1) or final (2) tasks for a restart (seeded by the root seed)."""
@@ -161,10 +168,12 @@ class ProgramSearch:
     def run(self) -> SearchResult:
         """Search until solved or a limit; then measure the kept program on the final tasks."""
         cfg, s = self.config, self.state
-        wall0, cpu0, births0 = time.time(), time.process_time(), s.birth
         if not self.started:
             self.runner.start(self.tasks_for(0, s.restart))
             self.started = True
+        self.compile_seconds = self.warm(self.runner)
+        # Limits, rates and CPU time count the search, not the first run's compilation.
+        wall0, cpu0, births0 = time.time(), time.process_time(), s.birth
         max_steps = int(cfg.evolution.max_train_steps)
         rate = 1000.0  # births per second, measured per chunk
         while not s.solved and not self._limits_hit(wall0):
@@ -183,6 +192,17 @@ class ProgramSearch:
             if self.recorder is not None and self.recorder.due(s.birth):
                 self.snapshot()
         return self._finish(cpu0, wall0)
+
+    def warm(self, runner: Runner) -> float:
+        """Compile ``runner``'s kernels stage by stage, reporting each stage, unless they are
+        compiled on disk already; returns the CPU seconds compiling took."""
+        if not isinstance(runner, ChunkRunner) or runner.compiled():
+            return 0.0
+        report = None
+        if self.progress is not None:
+            def report(stage: str, index: int, count: int, wall: float) -> None:
+                self.progress(Compiling(stage, index, count, wall))
+        return warm_runner(runner, report)
 
     def _account(self, batch: BirthBatch, num_tasks: int) -> None:
         """Count a batch of births and hand it to the sinks."""
@@ -274,5 +294,5 @@ class ProgramSearch:
             births=s.birth, restarts=s.restart + 1, solved=solved, search_fitness=search,
             select_fitness=max(select, 0.0), final_fitness=final,
             fec_hit_rate=s.hits / s.evaluations if s.evaluations else 0.0,
-            cpu_seconds=cpu, wall_seconds=wall, program=program,
+            cpu_seconds=cpu, wall_seconds=wall, compile_seconds=self.compile_seconds, program=program,
             text=render(program, self.spec.features))

@@ -11,11 +11,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from zeroevo.runs.configs import from_dict
 from zeroevo.core.errors import RunDirError, ZeroevoError
+from zeroevo.programs.search import ProgramSearch
+from zeroevo.runs.configs import from_dict
 from zeroevo.runs.recorder import Recorder
 from zeroevo.runs.rundir import RunDir
-from zeroevo.programs.search import ProgramSearch
 from zeroevo.spaces.program.genome import MUTATIONS
 
 

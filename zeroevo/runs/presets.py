@@ -6,8 +6,8 @@ prints it as commented TOML to start a config file from.
 from __future__ import annotations
 
 from zeroevo.core.config import ConfigBase
-from zeroevo.runs.configs import from_dict
 from zeroevo.core.errors import ConfigError
+from zeroevo.runs.configs import from_dict
 
 DEMO_OPS = ["SCALAR_CONST_SET", "VECTOR_INNER_PRODUCT", "SCALAR_DIFF", "SCALAR_PRODUCT",
             "SCALAR_VECTOR_PRODUCT", "VECTOR_SUM"]

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from zeroevo.runs.birthlog import LogWriter, compare_rows, rewind, schema
 from zeroevo.core.births import BirthBatch
+from zeroevo.runs.birthlog import LogWriter, compare_rows, rewind, schema
 from zeroevo.runs.rundir import RunDir
 
 

@@ -1,0 +1,118 @@
+"""Program fitness from Python: the reference loop's evaluator and full (FEC-free) fitness.
+
+The kernels are :mod:`zeroevo.programs.evaluation`'s, compiled in the variant for the
+program space (:mod:`zeroevo.programs.kernels`); the orchestration (probe, lookups in task
+order, misses, inserts in task order) is written out here in Python, so comparing the Python
+reference loop with the chunk kernel also checks the numba cache and the kernel's bookkeeping.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from zeroevo.core.engine import program_status
+from zeroevo.core.protocols import EvalResult
+from zeroevo.primitives.program.bytecode import compile_program
+from zeroevo.programs.config import Config
+from zeroevo.programs.evaluation import (
+    ELIMINATE,
+    FEC_TRAIN,
+    FEC_VALID,
+    MEDIAN,
+    USE_FEC,
+    EvalScratch,
+    combine,
+    op_costs,
+    task_tuple,
+    train_examples,
+)
+from zeroevo.programs.fec import OrderedLRU
+from zeroevo.programs.kernels import kernels_for_spec
+from zeroevo.programs.tasks import TaskSet
+from zeroevo.spaces.program.genome import Program, ProgramSpec
+
+
+def eval_arrays(config: Config, spec: ProgramSpec, use_fec: bool | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``icfg`` / ``fcfg`` arrays of :mod:`zeroevo.programs.evaluation` for a config."""
+    ev = config.evaluation
+    fec = ev.fec if use_fec is None else use_fec
+    icfg = np.array([int(fec), ev.fec_train, ev.fec_valid, int(ev.combine == "median"),
+                     int(config.program.eliminate_dead_code), spec.scalars, spec.vectors,
+                     spec.matrices], dtype=np.int64)
+    base_setup = base_step = 0.0
+    if ev.train_budget > 0:
+        from zeroevo.spaces.program.initial import neural_net_program
+
+        base = neural_net_program(ProgramSpec(features=spec.features, scalars=4, vectors=8, matrices=2,
+                                              ops=(("SCALAR_CONST_SET", "MATRIX_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET"),
+                                                   ("MATRIX_VECTOR_PRODUCT", "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT",
+                                                    "VECTOR_INNER_PRODUCT"),
+                                                   ("SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_VECTOR_PRODUCT",
+                                                    "VECTOR_PRODUCT", "VECTOR_SUM", "VECTOR_OUTER_PRODUCT",
+                                                    "MATRIX_SUM")),
+                                              init_sizes=(3, 4, 8), max_sizes=(3, 4, 8)))
+        cost = op_costs(spec.features)
+        base_setup = float(sum(cost[op] for op in base.component(0)[0][:, 0]))
+        base_step = float(sum(cost[op] for c in (1, 2) for op in base.component(c)[0][:, 0]))
+    fcfg = np.array([ev.max_abs_error, ev.train_budget, base_setup, base_step])
+    return icfg, fcfg
+
+
+class PythonProgramEvaluator:
+    """Program evaluation for the Python reference loop: same kernels, an ``OrderedDict`` FEC.
+
+    Orchestration (probe, lookups in task order, misses, inserts in task order) is written
+    out here in Python, so comparing the two loops also checks the numba cache and the
+    chunk kernel's bookkeeping.
+    """
+
+    def __init__(self, spec, tasks: TaskSet, icfg: np.ndarray, fcfg: np.ndarray,
+                 cache_size: int, forget_every: int) -> None:
+        self.spec, self.tasks, self.icfg, self.fcfg = spec, tasks, icfg, fcfg
+        self.tk = task_tuple(tasks)
+        self.kern = kernels_for_spec(spec)
+        self.op_cost = op_costs(spec.features)
+        self.sc = EvalScratch.create(3 * spec.capacity, tasks.num_tasks, int(icfg[FEC_TRAIN]),
+                                     int(icfg[FEC_VALID]))
+        self.cache = OrderedLRU(cache_size, forget_every)
+
+    def __call__(self, program, birth: int = 0):
+        """``EvalResult`` of ``program`` (``birth`` is unused: programs evaluate alike)."""
+        kern = kernels_for_spec(self.spec, (program,))  # this spec's variant, unless the
+        sc = self.sc.as_tuple()                          # program has ops beyond its lists
+        code, cdata, seg = sc[0], sc[1], sc[2]
+        compile_program(program.ins, program.data, program.sizes, self.spec.scalars,
+                        self.spec.vectors, self.spec.matrices, bool(self.icfg[ELIMINATE]), code, cdata, seg)
+        T = self.tasks.num_tasks
+        n_train = train_examples(code, seg, self.tasks.train_steps, self.op_cost, self.fcfg)
+        task_fit = np.zeros(T)
+        fit, steps = np.zeros(T), np.zeros(T, np.int64)
+        hits = 0
+        if not self.icfg[USE_FEC]:
+            total = kern.run_tasks(code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
+            task_fit[:] = fit
+        else:
+            total = kern.probe_and_hash(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, sc)
+            keys = sc[8].copy()
+            misses = []
+            for t in range(T):
+                f = self.cache.lookup(int(keys[t]))
+                if f >= 0.0:
+                    task_fit[t] = f
+                    hits += 1
+                else:
+                    misses.append(t)
+            if misses:
+                lanes = np.array(misses, dtype=np.int64)
+                total += kern.run_tasks(code, cdata, seg, self.tk, lanes, n_train, self.icfg, self.fcfg, fit, steps)
+                for i, t in enumerate(misses):
+                    task_fit[t] = fit[i]
+                    self.cache.insert(int(keys[t]), fit[i])
+        fitness = combine(task_fit, bool(self.icfg[MEDIAN]))
+        return EvalResult(float(fitness), program_status(hits, T), {"fec_hits": hits}, int(total))
+
+
+def full_fitness(config: Config, spec: ProgramSpec, program: Program, tasks: TaskSet) -> float:
+    """Fitness of ``program`` on ``tasks`` by one full training each (no FEC)."""
+    icfg, fcfg = eval_arrays(config, spec, use_fec=False)
+    return PythonProgramEvaluator(spec, tasks, icfg, fcfg, 1, 0)(program).fitness

@@ -1,0 +1,165 @@
+"""Kernel variants: the numba kernels of program evaluation, compiled per configuration.
+
+Compiling the whole interpreter (64 ops, inlined into two harnesses) costs minutes of LLVM
+time, most of it for ops a run never meets: the demo uses six. So the kernels that inline
+the interpreter (the harnesses, fitness evaluation, the memo and the chunk loop: the
+functions named in :data:`TEMPLATES`) are compiled per *variant* = (the ops a configuration
+may run, its feature size F). A variant is a small generated module: a flat interpreter
+with only those ops (:func:`~zeroevo.primitives.program.interpreter.execute_source`), ``F``
+as a compile-time constant (every F-loop unrolls), then the template functions' source,
+verbatim, resolving their globals in the variant. Kernels that do not depend on the
+interpreter (mutation, bytecode, the FEC, the random streams) stay in their own modules
+and are compiled once for all variants.
+
+Variants are written to ``<cache>/kernels/<source hash>/`` (see :func:`cache_dir`) and
+numba caches them there, so a variant compiles once per machine and zeroevo version: the
+hash covers the source of every module whose code a variant links in, which also retires
+stale numba caches when any of them changes (numba itself only checks a function's own
+file). The generic templates (all ops, F read from the data) remain callable directly.
+
+:mod:`zeroevo.programs.warmup` compiles a variant stage by stage, reporting each stage.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Iterable
+
+import numba
+
+from zeroevo.primitives.program import executor, interpreter, memory, one_lane
+from zeroevo.programs import chunk, evaluation, memo
+from zeroevo.spaces.program.genome import Program, ProgramSpec
+
+# Template modules in dependency order, with their functions that (transitively) inline the
+# interpreter and so are compiled per variant.
+TEMPLATES: tuple[tuple[ModuleType, tuple[str, ...]], ...] = (
+    (one_lane, ("_one_lane", "run_serial")),
+    (executor, ("run_lanes", "_lanes")),
+    (evaluation, ("probe_and_hash", "run_tasks", "evaluate")),
+    (memo, ("evaluate_memo",)),
+    (chunk, ("run_chunk",)),
+)
+# Modules whose code a variant links in: a change to any of them retires the variants.
+_SOURCES = ("zeroevo.primitives.program", "zeroevo.programs.evaluation", "zeroevo.programs.memo",
+            "zeroevo.programs.chunk", "zeroevo.programs.fec", "zeroevo.programs.kernels",
+            "zeroevo.spaces.program.mutation", "zeroevo.core.rng")
+ALL_OPS = tuple(range(1, 65))
+_LOADED: dict[tuple[tuple[int, ...], int], ModuleType] = {}
+
+
+def cache_dir() -> Path:
+    """zeroevo's per-user cache folder: ``$ZEROEVO_CACHE_DIR``, else ``$XDG_CACHE_HOME/zeroevo``
+    or ``~/.cache/zeroevo``; a private folder under the temp dir if that is not writable."""
+    env = os.environ.get("ZEROEVO_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zeroevo"
+    for candidate in (base, Path(tempfile.gettempdir()) / f"zeroevo-{os.getuid()}"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if os.access(candidate, os.W_OK | os.X_OK):
+                return candidate
+        except OSError:
+            continue
+    raise OSError(f"no writable cache folder (tried {base}); set ZEROEVO_CACHE_DIR")
+
+
+def source_hash() -> str:
+    """A hash of every source file a variant's compiled code depends on, and numba's version."""
+    digest = hashlib.sha256(numba.__version__.encode())
+    for name in _SOURCES:
+        module = importlib.import_module(name)
+        path = Path(inspect.getsourcefile(module))
+        files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+        for f in files:
+            digest.update(f.name.encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def template_namespace() -> dict:
+    """The globals every template function may use: the template modules' namespaces merged."""
+    out: dict = {}
+    for module in (memory, interpreter, *(m for m, _ in TEMPLATES)):
+        for name, value in vars(module).items():
+            if name.startswith("__"):
+                continue
+            if name in out and out[name] is not value and not callable(getattr(value, "py_func", None)):
+                raise RuntimeError(f"template modules disagree on {name!r}")  # a generation bug
+            out[name] = value
+    return out
+
+
+def variant_source(ops: Iterable[int], features: int) -> str:
+    """The text of the variant module for ``ops`` and feature size ``features`` (0: any)."""
+    codes = sorted({int(o) for o in ops} - {0})
+    parts = [f'"""zeroevo kernels for ops {codes} and F = {features or "any"}; generated, do not edit."""',
+             "from zeroevo.programs.kernels import template_namespace as _template_namespace",
+             "", "globals().update(_template_namespace())",
+             f"FEATURES = {int(features)}", "", "", interpreter.execute_source(codes)]
+    for module, names in TEMPLATES:
+        for name in names:
+            parts += ["", inspect.getsource(getattr(module, name).py_func)]
+    return "\n".join(parts)
+
+
+def _write_once(path: Path, text: str) -> None:
+    if path.exists() and path.read_text() == text:
+        return  # keep the file (and its timestamp, which numba's cache index checks)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def kernels_for(ops: Iterable[int], features: int) -> ModuleType:
+    """The kernel variant for op codes ``ops`` and feature size ``features`` (0: read from
+    the data), generated and imported on first use; its functions are the templates'."""
+    codes = tuple(sorted({int(o) for o in ops} - {0}))
+    key = (codes, int(features))
+    if key in _LOADED:
+        return _LOADED[key]
+    if not 0 <= features <= 256:
+        raise ValueError(f"feature size {features} out of range 0..256")
+    src_hash = source_hash()
+    text = variant_source(codes, features)
+    name = "k_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder = cache_dir() / "kernels" / src_hash
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    _write_once(path, text)
+    module_name = f"zeroevo_kernels_{src_hash}_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # numba resolves a cached function's module by name
+    spec.loader.exec_module(module)
+    _LOADED[key] = module
+    return module
+
+
+def spec_ops(spec: ProgramSpec, programs: Iterable[Program] = ()) -> set[int]:
+    """The op codes a space's programs may hold: its op lists, and those of ``programs``
+    (e.g. an initial template or a program from elsewhere)."""
+    ops = {int(op) for codes in spec.op_codes for op in codes}
+    for program in programs:
+        for c in range(3):
+            ops.update(int(op) for op in program.ins[c, :program.sizes[c], 0])
+    return ops - {0}
+
+
+def kernels_for_spec(spec: ProgramSpec, programs: Iterable[Program] = ()) -> ModuleType:
+    """The kernel variant that runs every program of ``spec`` (and ``programs``)."""
+    return kernels_for(spec_ops(spec, programs), spec.features)
+
+
+def is_cached(dispatcher: numba.core.registry.CPUDispatcher) -> bool:
+    """Whether numba holds a compiled copy of ``dispatcher`` on disk (an index file exists)."""
+    try:
+        cache_file = dispatcher._cache._cache_file
+        return Path(cache_file._index_path).exists()
+    except AttributeError:  # a numba without these internals: assume the worst
+        return False
