@@ -1,7 +1,8 @@
 """The ``zeroevo`` command: a thin click layer that parses, calls zeroevo and prints.
 
-User mistakes (a bad config field, an unknown preset, a corrupt run directory, a malformed
-genome) print one ``error:`` line and exit with status 2; a traceback is a bug.
+User mistakes (a bad config field or flag, an unknown preset, a corrupt or busy run
+directory, a malformed genome) and the machine's refusals (an unwritable path, a full disk)
+print one ``error:`` line and exit with status 2; a traceback is a bug.
 """
 from __future__ import annotations
 
@@ -15,16 +16,38 @@ import click
 from zeroevo.core.errors import ZeroevoError
 
 
+def _fail(message: str, status: int = 2) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(status)
+
+
 class _Group(click.Group):
-    """Turns zeroevo's user-facing errors into one line and exit status 2."""
+    """Turns user-facing errors (zeroevo's, click's usage errors, the operating system's) into
+    one ``error:`` line and exit status 2."""
+
+    def main(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - click's signature
+        """Run the command line; click's usage errors become one line, not a usage block."""
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            _fail(exc.format_message().splitlines()[0] + hint)
+        except click.ClickException as exc:
+            _fail(exc.format_message())
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
         warnings.showwarning = lambda msg, *a, **k: click.echo(f"warning: {msg}", err=True)
         try:
             return super().invoke(ctx)
         except ZeroevoError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            _fail(str(exc))
+        except OSError as exc:  # the machine refused: a path we may not write, a full disk
+            where = f": {exc.filename}" if exc.filename else ""
+            _fail(f"{exc.strerror or exc}{where}")
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
@@ -148,7 +171,8 @@ def evolve(preset: str | None, config_file: str | None, seed: int | None, max_bi
 @click.option("--quiet", is_flag=True, help="no live progress")
 def resume(run_dir: str, max_births: int | None, max_seconds: float | None, config_file: str | None,
            force: bool, as_json: bool, quiet: bool) -> None:
-    """Continue a recorded run exactly where its last snapshot left off."""
+    """Continue a recorded run exactly where its last snapshot left off (after checking it
+    end to end, as `zeroevo verify` does)."""
     from zeroevo.runs.lifecycle import resume_run
 
     cfg = _load_config(None, config_file) if config_file else None
@@ -175,8 +199,62 @@ def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001
     click.echo(f"\nbirths {result.births:,}  restarts {result.restarts}  solved {result.solved}  "
                f"FEC hit rate {result.fec_hit_rate:.1%}  search CPU {result.cpu_seconds:.1f} s  "
                f"wall {result.wall_seconds:.1f} s{compiled}")
-    click.echo(f"fitness: search {result.search_fitness:.6f}  select {result.select_fitness:.6f}  "
+    select = ("not selected (no restart finished)" if result.select_fitness is None
+              else f"{result.select_fitness:.6f}")
+    click.echo(f"fitness: search {result.search_fitness:.6f}  select {select}  "
                f"final {result.final_fitness:.6f}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="print the report as one JSON object")
+def verify(run_dir: str, as_json: bool) -> None:
+    """Check a run directory end to end: meta.json and its config hashes, the manifest, every
+    closed segment and snapshot against its checksum, the births, the schema. Exit 0 only
+    when all of it holds, else 1."""
+    from zeroevo.runs.verify import verify as check
+
+    report = check(run_dir)
+    if as_json:
+        click.echo(json.dumps({"ok": report.ok, "problems": report.problems, "warnings": report.warnings,
+                               "snapshot": report.snapshot, "births": report.births}))
+    else:
+        for line in report.problems:
+            click.echo(f"problem: {line}")
+        for line in report.warnings:
+            click.echo(f"warning: {line}")
+        if report.ok:
+            snap = report.snapshot["file"] if report.snapshot else "none yet"
+            n = len(report.manifest.segments) if report.manifest else 0
+            click.echo(f"ok: {run_dir} verifies ({report.births:,} births in {n} closed segments; snapshot {snap})")
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.option("--preset", "names", multiple=True, help="a program preset to compile for (repeatable); default demo")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, help="processes at once (0: one per core)")
+def warmup(names: tuple[str, ...], jobs: int) -> None:
+    """Compile the program kernels of presets ahead of time (e.g. right after installing).
+
+    A first run compiles its kernels before its first birth (tens of seconds, once per
+    machine and zeroevo version); warmup does it now, one process per preset.
+    """
+    from zeroevo.programs.warmup import warm_configs
+    from zeroevo.runs.presets import load_preset
+
+    configs = [load_preset(name) for name in (names or ("demo",))]
+    neural = [c.preset for c in configs if c.kind != "program"]
+    if neural:
+        raise click.UsageError(f"{', '.join(neural)}: neural presets compile nothing ahead; give program presets")
+    t0 = time.time()
+    label = ", ".join(c.preset for c in configs)
+    click.echo(f"compiling kernels for {label} (once per machine and zeroevo version) ...", err=True)
+
+    def done(k: int, n: int, seconds: float) -> None:
+        click.echo(f"  {k} of {n} compiled, {time.time() - t0:.0f} s elapsed", err=True)
+
+    warm_configs([c.to_dict() for c in configs], jobs, done)
+    click.echo(f"kernels ready for {label} in {time.time() - t0:.0f} s", err=True)
 
 
 @main.group(invoke_without_command=True)

@@ -27,3 +27,11 @@ def small_demo():
     cfg = load_preset("demo")
     cfg = cfg.replace("evolution", population=50, tournament=5, max_train_steps=2e5)
     return cfg.replace("select_tasks", num_tasks=10, num_train=200)
+
+
+def generic_kernels():
+    """The kernel variant with every op and F read from the data: the one variant the
+    kernel-level tests share (each variant compiles once per cache)."""
+    from zeroevo.programs.kernels import ALL_OPS, kernels_for
+
+    return kernels_for(ALL_OPS, 0)

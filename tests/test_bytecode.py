@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import generic_kernels
 from zeroevo.core.rng import stream
 from zeroevo.primitives.program.bytecode import to_bytecode
-from zeroevo.primitives.program.executor import run_lanes
 from zeroevo.primitives.program.ops import OPS
 from zeroevo.programs.tasks import TaskSet, TaskSpec, from_arrays, generate
 from zeroevo.spaces.program.genome import Program, ProgramSpec, from_rows
@@ -44,7 +44,7 @@ def run(prog: Program, spec: ProgramSpec, tasks: TaskSet, lanes, n_train: int, n
     fit, steps = np.full(L, -1.0), np.full(L, -1, np.int64)
     terr, verr = np.zeros((L, rec[0])), np.zeros((L, rec[1]))
     nerr = np.zeros((L, 2), np.int64)
-    run_lanes(code, cdata, seg, lanes, tasks.x_train, tasks.y_train, tasks.order, tasks.x_valid,
+    generic_kernels().run_lanes(code, cdata, seg, lanes, tasks.x_train, tasks.y_train, tasks.order, tasks.x_valid,
               tasks.y_valid, tasks.classify, tasks.exec_keys, n_train, n_valid, mae,
               spec.scalars, spec.vectors, spec.matrices, fit, steps, True, terr, verr, nerr)
     out = []

@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import generic_kernels
 from zeroevo.core.rng import stream
 from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.primitives.program.ops import op_code
-from zeroevo.programs.evaluation import EvalScratch, evaluate, op_costs, task_tuple
+from zeroevo.programs.evaluation import EvalScratch, op_costs, task_tuple
 from zeroevo.programs.fec import FecArrays
-from zeroevo.programs.memo import EvalMemo, evaluate_memo, same_code
+from zeroevo.programs.memo import EvalMemo, same_code
 from zeroevo.programs.tasks import TaskSpec, generate
 from zeroevo.spaces.program.genome import ProgramSpec
 from zeroevo.spaces.program.initial import random_from_stream
@@ -62,9 +63,9 @@ def test_memo_replays_what_a_fresh_evaluation_gives(use_fec: bool) -> None:
                             sc2[0], sc2[1], sc2[2])
             replays += same_code(sc2[0], sc2[1], sc2[2], memo.code, memo.cdata, memo.seg, p)
         tf1, tf2 = np.zeros(T), np.zeros(T)
-        got = evaluate_memo(ins, data, sizes, tk, icfg, fcfg, cost, fc_memo.as_tuple(), sc1, tf1,
+        got = generic_kernels().evaluate_memo(ins, data, sizes, tk, icfg, fcfg, cost, fc_memo.as_tuple(), sc1, tf1,
                             memo.as_tuple(), p, slot)
-        want = evaluate(ins, data, sizes, tk, icfg, fcfg, cost, fc_fresh.as_tuple(), sc2, tf2)
+        want = generic_kernels().evaluate(ins, data, sizes, tk, icfg, fcfg, cost, fc_fresh.as_tuple(), sc2, tf2)
         assert got[0] == want[0] and got[1:] == want[1:], b
         assert tf1.tobytes() == tf2.tobytes(), b
         for a1, a2 in zip(fc_memo.as_tuple(), fc_fresh.as_tuple()):
@@ -83,7 +84,7 @@ def test_same_code_compares_constants_by_bit_pattern() -> None:
     assert not same_code(sc[0], sc[1], sc[2], memo.code, memo.cdata, memo.seg, 0)  # empty memo
     for seed in range(200):  # a program whose compiled code keeps a constant
         prog = spec.validate(random_from_stream(spec, stream(9, seed)))
-        evaluate_memo(prog.ins, prog.data, prog.sizes, task_tuple(tasks), icfg, fcfg, op_costs(4),
+        generic_kernels().evaluate_memo(prog.ins, prog.data, prog.sizes, task_tuple(tasks), icfg, fcfg, op_costs(4),
                       FecArrays.create(10, 4).as_tuple(), sc, np.zeros(T), memo.as_tuple(), -1, 0)
         live = [k for k in range(int(sc[2][2])) if sc[0][k, 0] == op_code("SCALAR_CONST_SET")]
         if live:

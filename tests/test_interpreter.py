@@ -1,6 +1,7 @@
 """Differential tests: the numba interpreter/executor against the numpy reference.
 
-The numba side is ``zeroevo.primitives.program.executor.run_lanes`` on bytecode compiled with
+The numba side is ``run_lanes`` (in the kernel variant with every op, see
+``zeroevo.programs.kernels``; ``tests/test_kernels.py`` checks specialised ones) on bytecode compiled with
 ``eliminate=False``; the reference is ``zeroevo.programs.reference_executor.evaluate_task``. Both
 must agree *bit for bit* on fitness, train steps and the recorded (first-epoch) errors.
 No ulp tolerance is needed anywhere: the reference computes its reductions in the plain
@@ -26,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import generic_kernels
 from zeroevo.core.errors import GenomeError
 from zeroevo.core.rng import mix64, new_state, stream, uniform
 from zeroevo.primitives.program import reference
 from zeroevo.primitives.program.bytecode import to_bytecode
-from zeroevo.primitives.program.executor import run_lanes
 from zeroevo.primitives.program.ops import (
     IN1_KIND,
     IN2_KIND,
@@ -62,8 +63,9 @@ def make_spec(F: int, ns: int, nv: int, nm: int, sizes=(0, 0, 0), max_sizes=(200
 
 
 def run_numba(program: Program, spec: ProgramSpec, tasks: TaskSet, lanes, n_train: int,
-              n_valid: int, max_abs_error: float, rec=(0, 0), eliminate: bool = False):
-    """``run_lanes`` on ``lanes``: per lane (fitness, steps, train errors, valid errors)."""
+              n_valid: int, max_abs_error: float, rec=(0, 0), eliminate: bool = False, kern=None):
+    """``run_lanes`` of kernel variant ``kern`` (default: every op, any F) on ``lanes``: per
+    lane (fitness, steps, train errors, valid errors)."""
     code, cdata, seg = to_bytecode(program.ins, program.data, program.sizes, spec.scalars,
                                    spec.vectors, spec.matrices, eliminate=eliminate)
     lanes = np.asarray(lanes, dtype=np.int64)
@@ -76,7 +78,7 @@ def run_numba(program: Program, spec: ProgramSpec, tasks: TaskSet, lanes, n_trai
     record = rec[0] > 0 or rec[1] > 0
     if not record:
         terr, verr = np.zeros((1, 1)), np.zeros((1, 1))
-    run_lanes(code, cdata, seg, lanes, tasks.x_train, tasks.y_train, tasks.order, tasks.x_valid,
+    (kern or generic_kernels()).run_lanes(code, cdata, seg, lanes, tasks.x_train, tasks.y_train, tasks.order, tasks.x_valid,
               tasks.y_valid, tasks.classify, tasks.exec_keys, n_train, n_valid, max_abs_error,
               spec.scalars, spec.vectors, spec.matrices, fit, steps, record, terr, verr, nerr)
     out = []

@@ -14,3 +14,8 @@ _here = _Path(__file__).resolve().parent
 __path__ = [str(_here)]
 if not (_here / "primitives").is_dir() and (_here.parent / "primitives").is_dir():
     __path__.append(str(_here.parent))
+
+# Installed read-only (by root, run by another user): numba must cache elsewhere.
+from zeroevo.core.cachedir import redirect_numba_cache as _redirect  # noqa: E402
+
+_redirect(_here)

@@ -41,7 +41,7 @@ def evolve(preset: str = "demo", seed: int = 1, tasks: Any = None, progress: Cal
         for name in ("program", "search_tasks", "select_tasks", "final_tasks"):
             data[name]["features"] = tasks.features
         cfg = Config.from_data(data)
-    return ProgramSearch(cfg, tasks=tasks, progress=progress).run()
+    return ProgramSearch(cfg.capped(), tasks=tasks, progress=progress).run()
 
 
 @dataclass(frozen=True)

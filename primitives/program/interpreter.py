@@ -3,13 +3,10 @@
 The ops live in three families by result kind (:mod:`~zeroevo.primitives.program.scalar_ops`,
 :mod:`~zeroevo.primitives.program.vector_ops`, :mod:`~zeroevo.primitives.program.matrix_ops`);
 memory and address translation in :mod:`~zeroevo.primitives.program.memory`. This module
-holds the instruction loop in two forms:
-
-- :func:`execute`, the generic interpreter: every op, dispatched by result kind, then code;
-- :func:`execute_source`, the text of a *flat* interpreter for a set of ops: one ``op ==``
-  test per op used, which LLVM turns into a jump table. A kernel variant
-  (:mod:`zeroevo.programs.kernels`) compiles it with the configuration's feature size as a
-  constant, so a run compiles only the ops it can meet (six for the demo, not 64).
+writes the instruction loop: :func:`execute_source` is the text of a *flat* interpreter for
+a set of ops, one ``op ==`` test per op used, which LLVM turns into a jump table. A kernel
+variant (:mod:`zeroevo.programs.kernels`) compiles it with the configuration's feature size
+as a constant, so a run compiles only the ops it can meet (six for the demo, not 64).
 
 Semantics are AutoML-Zero's (see ``ops.py`` and docs/semantics.md): no guarding, IEEE
 inf/NaN flow freely (``error_model="numpy"``: x/0 is inf, not an exception), no fastmath, and
@@ -41,25 +38,24 @@ import textwrap
 from typing import Iterable
 
 import numpy as np
-from numba import njit
-from numba import uint64 as U
 
+from zeroevo.primitives.program import matrix_ops, scalar_ops, vector_ops
 from zeroevo.primitives.program.matrix_ops import matrix_op
-from zeroevo.primitives.program.ops import MATRIX, OUT_KIND, SCALAR, VECTOR
+from zeroevo.primitives.program.ops import MATRIX, SCALAR, VECTOR
 from zeroevo.primitives.program.scalar_ops import scalar_op
 from zeroevo.primitives.program.vector_ops import vector_op
 
 FAMILIES = {SCALAR: scalar_op, VECTOR: vector_op, MATRIX: matrix_op}
+# Whose globals a flat interpreter's pasted branches may use.
+FAMILY_MODULES = (scalar_ops, vector_ops, matrix_ops)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def execute(prog: np.ndarray, cdata: np.ndarray, lo: int, hi: int, F: int, L: int,
-            one: bool, mem: np.ndarray, tv: int, tm: int, rs: np.ndarray) -> None:
-    """Run instructions ``lo..hi`` of translated bytecode ``prog`` on all ``L`` lanes.
+_EXECUTE_HEAD = '''@njit(cache=True, error_model="numpy", inline="always")
+def execute(prog, cdata, lo, hi, F, L, one, mem, tv, tm, rs):
+    """(Ops {codes}.) Run instructions ``lo..hi`` of translated bytecode ``prog`` on all ``L`` lanes.
 
     ``one`` (a constant at each call site) says ``L == 1``: reductions then keep their
     accumulator in a register, and with more lanes they accumulate lane-parallel in ``tv``.
-
     ``tv`` / ``tm`` are the offsets of the vector / matrix scratch in ``mem``; ``rs[l]`` is
     lane l's random stream (used by the set ops).
     """
@@ -72,13 +68,15 @@ def execute(prog: np.ndarray, cdata: np.ndarray, lo: int, hi: int, F: int, L: in
         o = prog[U(4 * k + 3)]
         if op == 0:
             continue
-        kind = OUT_KIND[op]
-        if kind == SCALAR:
-            scalar_op(op, k, a, b, o, F, L, FL, FFL, one, mem, tv, tm, rs, cdata)
-        elif kind == VECTOR:
-            vector_op(op, k, a, b, o, F, L, FL, FFL, one, mem, tv, tm, rs, cdata)
-        else:
-            matrix_op(op, k, a, b, o, F, L, FL, FFL, one, mem, tv, tm, rs, cdata)
+'''
+
+
+def execute(prog: np.ndarray, cdata: np.ndarray, lo: int, hi: int, F: int, L: int,
+            one: bool, mem: np.ndarray, tv: int, tm: int, rs: np.ndarray) -> None:
+    """The interpreter's place in the harness templates: a kernel variant defines it as the
+    flat interpreter of :func:`execute_source`. The templates compile only inside a variant
+    (:func:`zeroevo.programs.kernels.kernels_for`); called directly, this refuses."""
+    raise RuntimeError("the program kernels run inside a kernel variant: use zeroevo.programs.kernels.kernels_for")
 
 
 def op_branches() -> dict[int, str]:
@@ -106,10 +104,7 @@ def execute_source(ops: Iterable[int]) -> str:
     unknown = [c for c in codes if c not in branches]
     if unknown:
         raise ValueError(f"op codes {unknown} do not exist")
-    head = inspect.getsource(execute.py_func)
-    head = head[:head.index("        kind = OUT_KIND[op]")]
-    head = head.replace('"""Run instructions', f'"""(Ops {", ".join(map(str, codes)) or "none"}.) Run instructions', 1)
-    parts = [head.rstrip()]
+    parts = [_EXECUTE_HEAD.format(codes=", ".join(map(str, codes)) or "none").rstrip()]
     for code in codes:
         parts.append(f"        elif op == {code}:")
         parts.append(textwrap.indent(branches[code], " " * 12))

@@ -66,7 +66,9 @@ def summary(run_dir: str, as_json: bool) -> None:
             _json(s)
             return
         for key, value in s.items():
-            click.echo(f"{key:<18} {value}")
+            if key != "integrity":
+                click.echo(f"{key:<18} {value}")
+        _integrity_lines(run)
         return
     s = summarize(run)
     if as_json:
@@ -85,6 +87,20 @@ def summary(run_dir: str, as_json: bool) -> None:
                f"{s['train_steps']:,} train steps")
     click.echo("status       " + "  ".join(f"{k} {v:,}" for k, v in s["status_counts"].items()))
     click.echo("mutations    " + "  ".join(f"{k} {v:,}" for k, v in s["mutation_counts"].items()))
+    if not s["restarts_selected"]:
+        click.echo("note         stopped before any restart finished: no program was selected yet")
+    _integrity_lines(run)
+
+
+def _integrity_lines(run) -> None:  # noqa: ANN001 - analysis.run.Run
+    from zeroevo.analysis.run import integrity
+
+    for event in integrity(run)["events"]:
+        if event["kind"] == "snapshot_fallback":
+            click.echo(f"integrity    {event['time']}: snapshot(s) {', '.join(event['bad'])} failed their "
+                       f"check; the run resumed from {event['used'] or 'its start'}")
+        elif event["kind"] == "manifest_created":
+            click.echo(f"integrity    {event['time']}: manifest created on resume ({event['reason']})")
 
 
 @analyze.command()
@@ -112,10 +128,10 @@ def best(run_dir: str, as_json: bool) -> None:
         _json(r)
         return
     click.echo(r["program"])
-    src = "" if r["source"] == "best.json" else "  (no restart finished: the newest snapshot's best)"
+    src = "" if r["source"] == "best.json" else "  (the best search fitness of the newest snapshot)"
     click.echo(f"\nbirth {r['birth']}  restart {r['restart']}{src}")
-    click.echo(f"fitness: search {_f(r['search_fitness'])}  select {_f(r['select_fitness'])}  "
-               f"final {_f(r['final_fitness'])}")
+    select = "not selected: no restart finished" if r["select_fitness"] is None else _f(r["select_fitness"])
+    click.echo(f"fitness: search {_f(r['search_fitness'])}  select {select}  final {_f(r['final_fitness'])}")
 
 
 @analyze.command()

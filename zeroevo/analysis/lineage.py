@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroevo.core.errors import RunDirError
-from zeroevo.core.rng import birth_key, integer, new_state
+from zeroevo.core.rng import birth_key, integer, new_state, seed64
 from zeroevo.programs.config import Config
 from zeroevo.runs.birthlog import read_log
 from zeroevo.runs.lifecycle import load_config
@@ -105,7 +105,7 @@ class Lineage:
         self.run_dir = RunDir(Path(run_dir))
         self.config: Config = load_config(self.run_dir)
         self.spec: ProgramSpec = self.config.program_spec()
-        self.seed = int(self.config.run.seed)
+        self.seed = seed64(self.config.run.seed)
         self.population = int(self.config.evolution.population)
         self.tournament = int(self.config.evolution.tournament)
         dispatch = getattr(self.config, "dispatch", None)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from zeroevo.analysis.run import Run, named_counts
+from zeroevo.analysis.run import Run, integrity, named_counts
 from zeroevo.core.errors import RunDirError
 from zeroevo.core.protocols import STATUS_NAMES, EvalRequest
 from zeroevo.core.registry import make_space
@@ -41,6 +41,7 @@ def summary(run: Run) -> dict[str, Any]:
             "space": run.config.space.name, "births": births, "best_birth": b,
             "best_fitness": float(np.max(run.column("fitness"))), "wall_seconds": wall,
             "births_per_minute": 60 * births / wall if wall > 0 else None,
+            "integrity": integrity(run),
             "status_counts": named_counts(run.column("status"), list(STATUS_NAMES)),
             "mutation_counts": named_counts(run.column("mutation"), run.mutation_names)}
 

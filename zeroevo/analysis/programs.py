@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zeroevo.analysis.run import Run, named_counts
+from zeroevo.analysis.run import Run, integrity, named_counts
 from zeroevo.core.errors import RunDirError
 from zeroevo.core.protocols import STATUS_NAMES
 from zeroevo.programs import dead_code
@@ -60,6 +60,7 @@ def summary(run: Run) -> dict[str, Any]:
         "wall_seconds": wall, "births_per_second": births / wall if wall > 0 else None,
         "status_counts": named_counts(run.column("status"), list(STATUS_NAMES)),
         "mutation_counts": named_counts(run.column("mutation"), run.mutation_names),
+        "integrity": integrity(run),
     }
 
 

@@ -18,6 +18,7 @@ from zeroevo.core.errors import RunDirError
 from zeroevo.programs.config import Config
 from zeroevo.runs.birthlog import read_log
 from zeroevo.runs.lifecycle import load_config
+from zeroevo.runs.manifest import Manifest
 from zeroevo.runs.rundir import RunDir
 from zeroevo.spaces.program.genome import MUTATIONS, ProgramSpec
 
@@ -90,3 +91,10 @@ def to_jsonable(x: Any) -> Any:
     if isinstance(x, (float, np.floating)):
         return finite(float(x))
     return x
+
+
+def integrity(run: Run) -> dict[str, Any]:
+    """What the run's manifest records beyond its files: whether it has one, and its events
+    (a snapshot passed over for a bad one, a manifest created for an older run)."""
+    manifest = Manifest.load(run.path)
+    return {"manifest": not manifest.legacy, "events": list(manifest.events)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -47,6 +48,7 @@ class RunConfig:
     snapshot_every: int = doc("births between snapshots in the run directory", 200000)
 
     def __post_init__(self) -> None:
+        check(0 <= self.seed <= 2**64 - 1, "run.seed", self.seed, "an integer in 0..18446744073709551615")
         check(self.engine in ("chunk", "python"), "run.engine", self.engine, "'chunk' or 'python'")
         for name in ("max_births", "max_restarts"):
             check(getattr(self, name) >= 0, f"run.{name}", getattr(self, name), ">= 0")
@@ -96,10 +98,21 @@ class ConfigBase:
 
     def digest(self) -> str:
         """A short stable hash of everything but the run section's stop limits and seed."""
-        data = self.to_dict()
-        for key in ("seed", "max_births", "max_seconds", "max_restarts", "max_train_steps"):
-            data["run"].pop(key, None)
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return config_digest(self.to_dict())
+
+    def capped(self) -> Any:
+        """This config, with ``run.max_births`` capped by ``$ZEROEVO_MAX_BIRTHS`` when set.
+
+        A budget for smoke tests (the README test runs every documented command under it);
+        unset, nothing changes.
+        """
+        cap = os.environ.get("ZEROEVO_MAX_BIRTHS")
+        if not cap:
+            return self
+        if not cap.isdigit() or int(cap) < 1:
+            raise ConfigError(f"ZEROEVO_MAX_BIRTHS = {cap!r} is not allowed; expected an integer >= 1")
+        limit = self.run.max_births
+        return self.replace("run", max_births=min(limit, int(cap)) if limit else int(cap))
 
     def replace(self, section: str, **changes: Any) -> Any:
         """A copy with some fields of one section changed (validated again)."""
@@ -117,6 +130,37 @@ class ConfigBase:
         check(kind == cls.kind, "kind", kind, repr(cls.kind))
         return build_config(cls, data, preset)
 
+
+
+STOP_LIMITS = ("max_births", "max_seconds", "max_restarts", "max_train_steps")
+
+
+def config_digest(data: dict) -> str:
+    """The hash a run directory records of its config (``ConfigBase.to_dict`` data): every
+    field but the run's stop limits and seed, so it can be re-checked from the stored data."""
+    data = json.loads(json.dumps(data))
+    for key in ("seed", *STOP_LIMITS):
+        data.get("run", {}).pop(key, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def full_digest(data: dict) -> str:
+    """A hash of every field of a config's plain data, seed and limits included."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def config_changes(old: dict, new: dict) -> dict[str, list]:
+    """``{"section.field": [old, new]}`` for every field that differs between two configs' data."""
+    out = {}
+    for section in sorted(set(old) | set(new)):
+        a, b = old.get(section), new.get(section)
+        if isinstance(a, dict) and isinstance(b, dict):
+            for name in sorted(set(a) | set(b)):
+                if a.get(name) != b.get(name):
+                    out[f"{section}.{name}"] = [a.get(name), b.get(name)]
+        elif a != b:
+            out[section] = [a, b]
+    return out
 
 
 def check(ok: bool, name: str, value: Any, allowed: str) -> None:
@@ -179,8 +223,18 @@ def _build(cls: type, data: Any, where: str) -> Any:
     try:
         return cls(**kwargs)
     except ConfigError as exc:
-        msg = str(exc)
-        raise ConfigError(msg if msg.startswith(where) or "." in msg.split(" ")[0] else f"{where}: {msg}") from None
+        raise ConfigError(_in_section(str(exc), where, allowed)) from None
+
+
+def _in_section(message: str, where: str, fields_: list[str]) -> str:
+    """``message`` of a section's record, naming ``where.field`` (``[where]`` if no field)."""
+    first, _, rest = message.partition(" ")
+    if first.startswith(f"{where}."):
+        return message
+    field_name = first.split(".")[-1].rstrip(":")
+    if field_name in fields_:  # e.g. "epochs = 0 ...", "Fidelity.epochs = 0 ...", "tasks.kind: ..."
+        return f"{where}.{field_name}{first[len(first.rstrip(':')):]} {rest}"
+    return f"[{where}] {message}"
 
 
 def build_config(cls: type, data: dict, preset: str) -> Any:

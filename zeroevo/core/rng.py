@@ -93,6 +93,18 @@ def gaussian(state: np.ndarray) -> float:
     return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
 
 
+SEED_MAX = 2**64 - 1
+
+
+def seed64(seed: int) -> int:
+    """Root seed ``seed`` (0..2**64-1) as the int64 with the same 64 bits: what the kernels
+    take (``birth_key`` reads it back as uint64), so any valid seed compiles one signature."""
+    seed = int(seed)
+    if not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed {seed} is out of range 0..{SEED_MAX}")
+    return seed - 2**64 if seed >= 2**63 else seed
+
+
 def new_state(key: int | np.uint64) -> np.ndarray:
     """A fresh stream state started at ``key`` (Python convenience)."""
     state = np.zeros(1, dtype=np.uint64)

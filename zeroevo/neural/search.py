@@ -26,7 +26,7 @@ from zeroevo.core.protocols import (
     EvalResult,
 )
 from zeroevo.core.registry import make_space
-from zeroevo.core.rng import train_seed
+from zeroevo.core.rng import seed64, train_seed
 from zeroevo.neural.config import NeuralConfig
 
 NEURAL_MUTATIONS = ("init", "random", "insert", "remove", "alter_op", "alter_param", "add_skip",
@@ -77,7 +77,7 @@ class NeuralSearch:
         self.config = config
         self.space = make_space(config.space.name, dict(config.space.options))
         evo = config.evolution
-        self.engine = Engine(self.space, evo.population, evo.tournament, config.run.seed,
+        self.engine = Engine(self.space, evo.population, evo.tournament, seed64(config.run.seed),
                              algorithm=evo.algorithm, mutation_names=NEURAL_MUTATIONS)
         self.recorder = recorder
         self.progress = progress

@@ -121,7 +121,7 @@ class IslandSearch(ProgramSearch):
         self.in_restart = [0] * K  # per-island births in the current restart
 
     # ---- the population seen by select ----------------------------------------------
-    def _candidate(self) -> tuple[Program, float, float, int]:
+    def _population_best(self) -> tuple[Program, float, int]:
         best = None
         for i, st in enumerate(self.states):
             if st is None:
@@ -132,13 +132,7 @@ class IslandSearch(ProgramSearch):
         fit_search, i, slot = best
         st = self.states[i]
         program = Program(st["pop_ins"][slot].copy(), st["pop_data"][slot].copy(), st["pop_sizes"][slot].copy())
-        fit = self._full(program)
-        return program, fit, fit_search, int(st["pop_births"][slot]) * self.K + i
-
-    def _full(self, program: Program) -> float:
-        from zeroevo.programs.evaluator import full_fitness
-
-        return full_fitness(self.config, self.spec, program, self.tasks_for(1, self.state.restart))
+        return program, fit_search, int(st["pop_births"][slot]) * self.K + i
 
     # ---- one epoch ----------------------------------------------------------------------
     def _epoch(self, dispatcher: Any, n: int) -> list[BirthBatch]:

@@ -11,7 +11,7 @@ verbatim, resolving their globals in the variant. Kernels that do not depend on 
 interpreter (mutation, bytecode, the FEC, the random streams) stay in their own modules
 and are compiled once for all variants.
 
-Variants are written to ``<cache>/kernels/<source hash>/`` (see :func:`cache_dir`) and
+Variants are written to ``<cache>/kernels/<source hash>/`` (see :func:`zeroevo.core.cachedir.cache_dir`) and
 numba caches them there, so a variant compiles once per machine and zeroevo version: the
 hash covers the source of every module whose code a variant links in, which also retires
 stale numba caches when any of them changes (numba itself only checks a function's own
@@ -26,13 +26,13 @@ import importlib.util
 import inspect
 import os
 import sys
-import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Iterable
 
 import numba
 
+from zeroevo.core.cachedir import cache_dir
 from zeroevo.primitives.program import executor, interpreter, memory, one_lane
 from zeroevo.programs import chunk, evaluation, memo
 from zeroevo.spaces.program.genome import Program, ProgramSpec
@@ -54,21 +54,6 @@ ALL_OPS = tuple(range(1, 65))
 _LOADED: dict[tuple[tuple[int, ...], int], ModuleType] = {}
 
 
-def cache_dir() -> Path:
-    """zeroevo's per-user cache folder: ``$ZEROEVO_CACHE_DIR``, else ``$XDG_CACHE_HOME/zeroevo``
-    or ``~/.cache/zeroevo``; a private folder under the temp dir if that is not writable."""
-    env = os.environ.get("ZEROEVO_CACHE_DIR")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zeroevo"
-    for candidate in (base, Path(tempfile.gettempdir()) / f"zeroevo-{os.getuid()}"):
-        try:
-            candidate.mkdir(parents=True, exist_ok=True)
-            if os.access(candidate, os.W_OK | os.X_OK):
-                return candidate
-        except OSError:
-            continue
-    raise OSError(f"no writable cache folder (tried {base}); set ZEROEVO_CACHE_DIR")
-
-
 def source_hash() -> str:
     """A hash of every source file a variant's compiled code depends on, and numba's version."""
     digest = hashlib.sha256(numba.__version__.encode())
@@ -85,7 +70,7 @@ def source_hash() -> str:
 def template_namespace() -> dict:
     """The globals every template function may use: the template modules' namespaces merged."""
     out: dict = {}
-    for module in (memory, interpreter, *(m for m, _ in TEMPLATES)):
+    for module in (memory, *interpreter.FAMILY_MODULES, interpreter, *(m for m, _ in TEMPLATES)):
         for name, value in vars(module).items():
             if name.startswith("__"):
                 continue

@@ -12,6 +12,7 @@ import numpy as np
 
 from zeroevo.core.births import BirthBatch
 from zeroevo.core.engine import Engine
+from zeroevo.core.rng import seed64
 from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluation import ELIMINATE, NM, NS, NV, EvalScratch, op_costs, task_tuple
@@ -100,7 +101,7 @@ class ChunkRunner:
             mem, self.mutations, evo.mutate_prob, evo.tournament, self.config.program.initial == "random",
             evo.algorithm == "random", self.template.ins, self.template.data, self.template.sizes,
             self.tk, self.icfg, self.fcfg, self.op_cost, self.fec.as_tuple(), self.sc.as_tuple(),
-            self.memo.as_tuple(), self.config.run.seed, self.island, t0, b0, n_max, steps0, max_steps, *cols)
+            self.memo.as_tuple(), seed64(self.config.run.seed), self.island, t0, b0, n_max, steps0, max_steps, *cols)
         birth, parent, mut, status, fit, st, hits = (c[:done] for c in cols)
         batch = BirthBatch(birth, np.full(done, self.island, np.int32), np.full(done, restart, np.int32),
                            parent, mut, status, fit, st, hits)
@@ -179,7 +180,7 @@ class PythonRunner:
         """Begin a restart: empty population and cache, these search tasks."""
         evo, ev = self.config.evolution, self.config.evaluation
         self.num_tasks = tasks.num_tasks
-        self.engine = Engine(self.space, evo.population, evo.tournament, self.config.run.seed,
+        self.engine = Engine(self.space, evo.population, evo.tournament, seed64(self.config.run.seed),
                              self.island, evo.algorithm, MUTATIONS)
         self.evaluate = PythonProgramEvaluator(self.spec, tasks, self.icfg, self.fcfg,
                                                ev.fec_cache_size, ev.fec_forget_every)

@@ -65,7 +65,7 @@ class SearchResult:
     restarts: int
     solved: bool
     search_fitness: float
-    select_fitness: float
+    select_fitness: float | None  # None: the run stopped before any restart finished
     final_fitness: float
     fec_hit_rate: float
     cpu_seconds: float
@@ -135,12 +135,17 @@ class ProgramSearch:
             spec = spec.with_seeds(int(key_of(self.config.run.seed, PURPOSE_RESTART, restart, which)))
         return generate(spec)
 
-    def _candidate(self) -> tuple[Program, float, float, int]:
-        """The population's best (first best slot, as the reference) with its select fitness."""
+    def _population_best(self) -> tuple[Program, float, int]:
+        """The population's best (first best slot, as the reference): program, search
+        fitness, birth."""
         slot = int(np.argmax(self.runner.fitness))
-        program = self.runner.program(slot)
+        return self.runner.program(slot), float(self.runner.fitness[slot]), int(self.runner.births[slot])
+
+    def _candidate(self) -> tuple[Program, float, float, int]:
+        """The population's best with its select fitness: program, select, search, birth."""
+        program, search_fit, birth = self._population_best()
         fit = full_fitness(self.config, self.spec, program, self.tasks_for(1, self.state.restart))
-        return program, fit, float(self.runner.fitness[slot]), int(self.runner.births[slot])
+        return program, fit, search_fit, birth
 
     def _select(self) -> None:
         """End of a restart: the population's best meets the select tasks."""
@@ -280,6 +285,16 @@ class ProgramSearch:
     def _result(self, cpu: float, wall: float) -> SearchResult:
         s = self.state
         program, select, search, solved = s.best_program, s.best_select, s.best_search, s.solved
+        if program is None and not s.selected:
+            # No restart finished: nothing was selected, and the result says so (select is
+            # None); the population's best by search fitness is what there is to report.
+            program, search, _ = self._population_best() if s.local > 0 else (self.runner.program(0), 0.0, 0)
+            final = full_fitness(self.config, self.spec, program, self.tasks_for(2, s.restart))
+            return SearchResult(
+                births=s.birth, restarts=s.restart + 1, solved=False, search_fitness=search, select_fitness=None,
+                final_fitness=final, fec_hit_rate=s.hits / s.evaluations if s.evaluations else 0.0,
+                cpu_seconds=cpu, wall_seconds=wall, compile_seconds=self.compile_seconds, program=program,
+                text=render(program, self.spec.features))
         if not s.selected and s.local > 0:
             # Stopped inside a restart: its current best competes too, without touching the
             # saved state (a resumed run must continue exactly like a straight one).

@@ -47,7 +47,7 @@ class TaskSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
-            raise ConfigError(f"unknown task kind {self.kind!r}; allowed: {', '.join(TASK_KINDS)}")
+            raise ConfigError(f"tasks.kind: unknown task kind {self.kind!r}; allowed: {', '.join(TASK_KINDS)}")
         for name in ("num_tasks", "features", "num_train", "num_valid", "epochs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"tasks.{name} = {getattr(self, name)} must be at least 1")

@@ -65,12 +65,14 @@ def warm_runner(runner, report: Report | None = None, helper: bool = True) -> fl
 
 def _warm_config(config: dict) -> float:
     from zeroevo.programs.config import Config
-    from zeroevo.programs.search import ProgramSearch
+    from zeroevo.programs.runners import ChunkRunner
+    from zeroevo.programs.tasks import generate
 
-    search = ProgramSearch(Config.from_data(config))
-    search.runner.start(search.tasks_for(0, 0))
+    cfg = Config.from_data(config)
+    runner = ChunkRunner(cfg, cfg.program_spec())
+    runner.start(generate(cfg.search_tasks))  # tasks of the search's shapes: types are what compile
     t0 = time.perf_counter()
-    warm_runner(search.runner, helper=False)
+    warm_runner(runner, helper=False)
     return time.perf_counter() - t0
 
 

@@ -93,6 +93,9 @@ class LogWriter:
         self._sink: pa.OSFile | None = None
         self._writer: ipc.RecordBatchFileWriter | None = None
         self.rows = 0
+        self.open_rows = 0             # rows in the open segment, and its birth range
+        self.first_birth = self.last_birth = -1
+        self.closed: tuple[Path, int, int, int] | None = None  # (path, rows, first, last) of the last roll
 
     def _open(self) -> None:
         self._sink = pa.OSFile(str(self.dir / SEGMENT.format(self.segment)), "wb")
@@ -111,9 +114,19 @@ class LogWriter:
         self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
         self._sink.flush()
         self.rows += len(batch)
+        if len(batch):
+            lo, hi = int(cols["birth"].min()), int(cols["birth"].max())
+            self.first_birth = lo if self.open_rows == 0 else min(self.first_birth, lo)
+            self.last_birth = max(self.last_birth, hi)
+            self.open_rows += len(batch)
 
     def roll(self) -> int:
-        """Close the open segment (durably); returns the index the next segment will get."""
+        """Close the open segment (durably); returns the index the next segment will get.
+
+        ``closed`` then says which file was closed, with its rows and birth range (None when
+        no segment was open).
+        """
+        self.closed = None
         if self._writer is not None:
             self._writer.close()
             self._sink.flush()
@@ -121,15 +134,22 @@ class LogWriter:
             self._sink.close()
             fsync_dir(self.dir)
             self._writer = self._sink = None
+            self.closed = (self.dir / SEGMENT.format(self.segment), self.open_rows, self.first_birth, self.last_birth)
+            self.open_rows, self.first_birth, self.last_birth = 0, -1, -1
             self.segment += 1
         return self.segment
 
     close = roll
 
 
+def segment_index(path: Path) -> int:
+    """The number of a segment file (``births-000012.arrow`` -> 12)."""
+    return int(Path(path).stem.split("-")[1])
+
+
 def rewind(log_dir: Path, segment: int) -> pa.Table | None:
     """Remove segments from index ``segment`` on; returns their whole rows (to verify replay)."""
-    later = [p for p in segment_paths(log_dir) if int(p.stem.split("-")[1]) >= segment]
+    later = [p for p in segment_paths(log_dir) if segment_index(p) >= segment]
     pending = read_segments(later)
     for p in later:
         p.unlink()

@@ -1,8 +1,13 @@
 """Records a search into its run directory: log batches, snapshots, best genomes.
 
-The recorder is the search's sink. After a resume it also holds the rows that were logged
-after the snapshot it resumed from: replayed births must equal them exactly (the check that
-makes "resumed == straight" visible), and they are written again as they are replayed.
+The recorder is the search's sink and holds the run's writer lock until it is closed. After
+a resume it also holds the rows that were logged after the snapshot it resumed from:
+replayed births must equal them exactly (the check that makes "resumed == straight"
+visible), and they are written again as they are replayed.
+
+A snapshot closes the open log segment, writes the search state, records both with their
+checksums in the manifest (one atomic write), then reads the new snapshot back; only once
+it holds up are snapshots beyond the newest ``KEEP_SNAPSHOTS`` deleted.
 """
 from __future__ import annotations
 
@@ -13,17 +18,23 @@ import numpy as np
 import pyarrow as pa
 
 from zeroevo.core.births import BirthBatch
+from zeroevo.core.errors import RunDirError
 from zeroevo.runs.birthlog import LogWriter, compare_rows, rewind, schema
-from zeroevo.runs.rundir import RunDir
+from zeroevo.runs.lock import RunLock
+from zeroevo.runs.manifest import Manifest, check_file
+from zeroevo.runs.rundir import KEEP_SNAPSHOTS, RunDir
+from zeroevo.runs.storage import read_bundle
 
 
 class Recorder:
     """Appends births to the log and snapshots every ``snapshot_every`` births."""
 
-    def __init__(self, run_dir: RunDir, mutations: list[str], snapshot_every: int,
+    def __init__(self, run_dir: RunDir, mutations: list[str], snapshot_every: int, lock: RunLock,
                  segment: int = 0, pending: pa.Table | None = None, wall_offset: float = 0.0,
-                 extra: list[pa.Field] = ()) -> None:
+                 extra: list[pa.Field] = (), manifest: Manifest | None = None) -> None:
         self.run_dir = run_dir
+        self.lock = lock
+        self.manifest = manifest if manifest is not None else Manifest.load(run_dir.path)
         self.writer = LogWriter(run_dir.log_dir, schema(mutations, extra), segment)
         self.snapshot_every = snapshot_every
         self.pending = pending
@@ -34,13 +45,19 @@ class Recorder:
         self.snapshot_seconds = 0.0
 
     @staticmethod
-    def resume(run_dir: RunDir, mutations: list[str], snapshot_every: int,
-               state: dict[str, Any] | None, extra: list[pa.Field] = ()) -> "Recorder":
-        """A recorder continuing from ``state`` (a snapshot's metadata; None: from scratch)."""
+    def resume(run_dir: RunDir, mutations: list[str], snapshot_every: int, lock: RunLock,
+               state: dict[str, Any] | None, extra: list[pa.Field] = (),
+               manifest: Manifest | None = None) -> "Recorder":
+        """A recorder continuing from ``state`` (a snapshot's metadata; None: from scratch):
+        later segments are taken off disk (and the manifest) and their rows kept to check
+        the replay against."""
         segment = int(state["log_segment"]) if state else 0
         pending = rewind(run_dir.log_dir, segment)
-        return Recorder(run_dir, mutations, snapshot_every, segment, pending,
-                        float(state["wall_seconds"]) if state else 0.0, extra)
+        manifest = manifest if manifest is not None else Manifest.load(run_dir.path)
+        manifest.drop_segments_from(segment)
+        manifest.save()
+        return Recorder(run_dir, mutations, snapshot_every, lock, segment, pending,
+                        float(state["wall_seconds"]) if state else 0.0, extra, manifest)
 
     def elapsed(self) -> float:
         """Wall seconds of the run so far, over all resumes."""
@@ -61,17 +78,33 @@ class Recorder:
         return births >= self.next_snapshot
 
     def snapshot(self, births: int, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        """Close the log segment, then write the state after ``births`` births."""
+        """Close the log segment, then write and record the state after ``births`` births."""
         t0 = time.time()
         segment = self.writer.roll()
-        self.run_dir.save_snapshot(births, arrays, {**state, "log_segment": segment, "log_rows": births,
-                                                    "wall_seconds": self.elapsed()})
+        if self.writer.closed is not None:
+            self.manifest.add_segment(*self.writer.closed)
+        path = self.run_dir.save_snapshot(births, arrays, {**state, "log_segment": segment, "log_rows": births,
+                                                          "wall_seconds": self.elapsed()})
+        entry = self.manifest.add_snapshot(path, births, segment)
+        self.manifest.save()
+        self._prune(entry)
         self.next_snapshot = (births // self.snapshot_every + 1) * self.snapshot_every
         self.snapshot_seconds += time.time() - t0
 
+    def _prune(self, newest: dict) -> None:
+        # Older snapshots go only once the newest reads back whole.
+        if check_file(self.run_dir.path, "snapshots", newest) is not None:
+            raise RunDirError(f"snapshot {newest['file']} did not read back as written; the disk is failing?")
+        read_bundle(self.run_dir.snapshot_path(newest["file"]))
+        for old in self.manifest.snapshots[:-KEEP_SNAPSHOTS]:
+            self.manifest.drop_snapshot(old["file"])
+            self.run_dir.snapshot_path(old["file"]).unlink(missing_ok=True)
+        self.manifest.save()
+
     def close(self) -> None:
-        """Close the open segment."""
+        """Close the open segment and let the next writer in."""
         self.writer.close()
+        self.lock.release()
 
     def best(self) -> list[dict]:
         """The run's best genomes (``best.json``), oldest first."""

@@ -6,6 +6,8 @@ RUN/
   log/births-000000.arrow   the birth log (see zeroevo.runs.birthlog), one segment per snapshot
   snapshots/snap-<births>.arrow   search state at a chunk boundary (the last two are kept)
   best.json                 every restart's selected program, outright (not replayed)
+  manifest.json             every closed segment and kept snapshot with its checksum
+  lock                      held (flock) by the one process writing the run
 ```
 Opening an existing directory checks it: a foreign folder, a corrupt or newer-schema
 ``meta.json`` or a config that differs from the stored one gets a :class:`RunDirError` with
@@ -21,11 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from zeroevo.core.config import config_digest, full_digest
 from zeroevo.core.errors import RunDirError
+from zeroevo.runs.lock import LOCK_NAME, RunLock
+from zeroevo.runs.manifest import NAME as MANIFEST
+from zeroevo.runs.manifest import Manifest, check_file
 from zeroevo.runs.storage import read_bundle, read_json, write_bundle, write_json
 
 FORMAT = "zeroevo-run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # manifest.json, config_sha256 and history were added within schema 1 (all optional to read)
 KEEP_SNAPSHOTS = 2
 
 
@@ -74,16 +80,40 @@ class RunDir:
             path = Path(f"{base}-{k}")
         return RunDir(path)
 
-    def create(self, kind: str, config: dict, digest: str, seed: int, mutations: list[str]) -> None:
-        """Start a new run here (the folder must be absent or empty)."""
-        if self.path.exists() and any(self.path.iterdir()):
+    def create(self, kind: str, config: dict, digest: str, seed: int, mutations: list[str]) -> RunLock:
+        """Start a new run here (the folder must be absent or empty); returns the writer's
+        lock, taken before anything is written."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunDirError(f"cannot create run directory {self.path}: {exc.strerror}") from None
+        lock = RunLock(self.path).acquire()
+        if any(p.name != LOCK_NAME for p in self.path.iterdir()):
+            lock.release()
             raise RunDirError(f"{self.path} is not empty; pick a new --out folder or `zeroevo resume {self.path}`")
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(exist_ok=True)
         self.snapshot_dir.mkdir(exist_ok=True)
         write_json(self.meta_path, {
             "format": FORMAT, "schema": SCHEMA_VERSION, "kind": kind, "config": config,
-            "config_hash": digest, "seed": seed, "mutations": mutations, "versions": package_versions(),
+            "config_hash": digest, "config_sha256": full_digest(config), "seed": seed, "mutations": mutations,
+            "versions": package_versions(), "history": [],
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+        Manifest(self.path / MANIFEST).save()
+        return lock
+
+    def record_resume(self, births: int, config: dict | None = None, changes: dict | None = None,
+                      forced: bool = False) -> None:
+        """Append a resume to ``meta.json``'s history; a new ``config`` (changed limits, or a
+        change accepted with ``--force``) replaces the stored one with its hashes."""
+        meta = self.meta()
+        entry = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                 "births": int(births), "changes": changes or {}, "forced": forced,
+                 "zeroevo": package_versions()["zeroevo"]}
+        meta.setdefault("history", []).append(entry)
+        if config is not None:
+            meta.update(config=config, config_hash=config_digest(config), config_sha256=full_digest(config),
+                        seed=config["run"]["seed"])
+        write_json(self.meta_path, meta)
 
     def meta(self) -> dict[str, Any]:
         """The checked contents of ``meta.json``."""
@@ -107,23 +137,33 @@ class RunDir:
         return meta
 
     # ---- snapshots --------------------------------------------------------------------
-    def save_snapshot(self, births: int, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        """Write the snapshot taken after ``births`` births; keep the newest few."""
+    def save_snapshot(self, births: int, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> Path:
+        """Write the snapshot taken after ``births`` births; returns its path. Older ones are
+        pruned by the recorder once this one is verified."""
         self.snapshot_dir.mkdir(exist_ok=True)
-        write_bundle(self.snapshot_dir / f"snap-{births:012d}.arrow", arrays, state)
-        for old in sorted(self.snapshot_dir.glob("snap-*.arrow"))[:-KEEP_SNAPSHOTS]:
-            old.unlink()
+        path = self.snapshot_dir / f"snap-{births:012d}.arrow"
+        write_bundle(path, arrays, state)
+        return path
+
+    def snapshot_path(self, name: str) -> Path:
+        """The path of snapshot file ``name``."""
+        return self.snapshot_dir / name
 
     def latest_snapshot(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """The newest readable snapshot (a corrupt newest one falls back to the previous)."""
-        problems = []
-        for path in sorted(self.snapshot_dir.glob("snap-*.arrow"), reverse=True):
+        """The newest snapshot that matches its manifest checksum (for readers; a run of an
+        older zeroevo, without a manifest: the newest readable one). None when there is none."""
+        manifest = Manifest.load(self.path)
+        if manifest.legacy:
+            names = [p.name for p in sorted(self.snapshot_dir.glob("snap-*.arrow"), reverse=True)]
+        else:
+            names = [e["file"] for e in reversed(manifest.snapshots) if check_file(self.path, "snapshots", e) is None]
+        for name in names:
             try:
-                return read_bundle(path)
-            except RunDirError as exc:
-                problems.append(str(exc))
-        if problems:
-            raise RunDirError(f"no readable snapshot in {self.snapshot_dir}: {problems[0]}")
+                return read_bundle(self.snapshot_dir / name)
+            except RunDirError:
+                continue
+        if names or (not manifest.legacy and manifest.snapshots):
+            raise RunDirError(f"no snapshot in {self.snapshot_dir} holds up (run `zeroevo verify {self.path}`)")
         return None
 
     # ---- best genomes -----------------------------------------------------------------
