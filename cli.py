@@ -190,10 +190,14 @@ def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001
         return
     click.echo(result.text)
     if not hasattr(result, "select_fitness"):  # a neural search
-        test = "" if result.test_accuracy is None else f"  test accuracy {result.test_accuracy:.4f}"
-        click.echo(f"\nbirths {result.births:,}  best birth {result.best_birth}  validation accuracy "
-                   f"{result.best_fitness:.4f}{test}  failed {result.failed}  stopped at hurdles "
+        click.echo(f"\nbirths {result.births:,}  best birth {result.best_birth}  search validation accuracy "
+                   f"{result.best_fitness:.4f}  failed {result.failed}  stopped at hurdles "
                    f"{result.stopped}  wall {result.wall_seconds:.1f} s")
+        won = result.to_json()["final"]
+        won = won and won["winner"]
+        if won:
+            click.echo(f"final stage winner (birth {won['birth']}): test accuracy {won['test_accuracy']:.4f}  "
+                       f"validation {won['val_accuracy']:.4f}  parameters {won['params']:,}  FLOPs {won['flops']:,}")
         return
     compiled = f"  compile {result.compile_seconds:.1f} s" if result.compile_seconds else ""
     click.echo(f"\nbirths {result.births:,}  restarts {result.restarts}  solved {result.solved}  "

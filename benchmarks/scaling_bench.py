@@ -43,7 +43,7 @@ def _neural_config(births: int):  # noqa: ANN202
     base = load_preset("fashion-layers").replace("run", max_births=births, seed=1)
     base = base.replace("fidelity", train_subset=2048, valid_subset=512, epochs=1)
     base = base.replace("evolution", population=8, tournament=3)
-    return base.replace("evaluation", final_epochs=0)
+    return base.replace("final", top_k=0)
 
 
 _WARM = 4  # neural births committed before the clock starts: workers up, torch and data loaded

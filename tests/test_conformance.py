@@ -123,7 +123,7 @@ def _program_cfg(small_demo, engine):
 
 
 def _neural_cfg():
-    cfg = load_preset("fashion-layers").replace("data", dataset="digits")
+    cfg = load_preset("fashion-layers").replace("data", dataset="digits").replace("final", top_k=0)
     cfg = cfg.replace("fidelity", train_subset=128, valid_subset=64, epochs=1, batch_size=32)
     cfg = cfg.replace("space", options={"max_layers": 3}).replace("dispatch", lag=2)
     return cfg.replace("run", max_births=8, snapshot_every=3).replace("evolution", population=4, tournament=2)

@@ -18,7 +18,7 @@ def tiny():
     cfg = cfg.replace("data", dataset="digits")
     cfg = cfg.replace("fidelity", train_subset=256, valid_subset=128, epochs=2, batch_size=32, lr=0.1)
     cfg = cfg.replace("space", options={"max_layers": 4})
-    cfg = cfg.replace("run", max_births=10, snapshot_every=3)
+    cfg = cfg.replace("run", max_births=10, snapshot_every=3).replace("final", top_k=0)
     return cfg.replace("evolution", population=4, tournament=2)
 
 
@@ -81,7 +81,8 @@ def test_random_search_baseline_and_cli(tmp_path, tiny):
     assert set(log["mutation"]) == {0, 1} and set(log["parent"]) == {-1}
     toml = tmp_path / "n.toml"
     toml.write_text('preset = "fashion-layers"\n[data]\ndataset = "digits"\n[fidelity]\ntrain_subset = 128\n'
-                    'valid_subset = 64\nepochs = 1\n[evolution]\npopulation = 3\ntournament = 2\n')
+                    'valid_subset = 64\nepochs = 1\n[evolution]\npopulation = 3\ntournament = 2\n'
+                    '[final]\ntop_k = 0\n')
     proc = run_cli("evolve", "--config", str(toml), "--max-births", "4", "--out", str(tmp_path / "cli"),
                    "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -121,3 +122,31 @@ def test_analyze_a_neural_run(tmp_path, tiny):
     assert best["fitness"] >= 0
     proc = run_cli("analyze", "simplify", run)
     assert proc.returncode == 2 and "applies to program runs" in proc.stderr
+
+
+def test_the_final_stage_retrains_the_top_architectures_and_reports_test_accuracy(tmp_path, tiny):
+    cfg = tiny.replace("final", top_k=2, seeds=2, epochs=2, train_subset=512, valid_subset=256)
+    result = start_run(cfg, tmp_path / "r")[0].run()
+    final = json.loads((tmp_path / "r" / "final.json").read_text())
+    assert final["complete"] and len(final["candidates"]) == 2
+    assert all(len(c["runs"]) == 2 and 0 < c["test_accuracy"] <= 1 and c["params"] > 0 for c in final["candidates"])
+    genomes = [json.dumps(c["genome"], sort_keys=True) for c in final["candidates"]]
+    assert len(set(genomes)) == 2  # distinct architectures
+    won = final["candidates"][final["winner"]]
+    assert won["val_accuracy"] == max(c["val_accuracy"] for c in final["candidates"])  # chosen by validation
+    assert result.test_accuracy == won["test_accuracy"]
+    out = json.loads(run_cli("analyze", "best", "--json", str(tmp_path / "r")).stdout)
+    assert out["birth"] == won["birth"] and out["final"]["test_accuracy"] == won["test_accuracy"]
+    assert out["final"]["params"] == won["params"] and out["final"]["flops"] == won["flops"]
+
+    # A final stage cut short: resume finishes it, keeping what was done.
+    first = dict(final["candidates"][0], runs=final["candidates"][0]["runs"][:1])
+    cut = dict(final, candidates=[first, dict(final["candidates"][1], runs=[])], complete=False, winner=None)
+    (tmp_path / "r" / "final.json").write_text(json.dumps(cut))
+    resumed = resume_run(tmp_path / "r").run()
+    again = json.loads((tmp_path / "r" / "final.json").read_text())
+
+    def timeless(data):
+        return [[{k: v for k, v in r.items() if k != "train_seconds"} for r in c["runs"]] for c in data["candidates"]]
+    assert timeless(again) == timeless(final) and again["winner"] == final["winner"]
+    assert resumed.test_accuracy == result.test_accuracy

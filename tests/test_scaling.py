@@ -46,7 +46,7 @@ def test_islands_on_dask_with_a_killed_worker(tmp_path, small_demo, dask_cluster
 @pytest.mark.slow
 def test_neural_population_on_dask_with_a_killed_worker(tmp_path, dask_cluster):  # noqa: F811
     address, procs = dask_cluster
-    cfg = load_preset("fashion-layers").replace("data", dataset="digits")
+    cfg = load_preset("fashion-layers").replace("data", dataset="digits").replace("final", top_k=0)
     cfg = cfg.replace("fidelity", train_subset=256, valid_subset=128, epochs=1, batch_size=32)
     cfg = cfg.replace("space", options={"max_layers": 4})
     cfg = cfg.replace("run", max_births=12, snapshot_every=4).replace("evolution", population=4, tournament=2)

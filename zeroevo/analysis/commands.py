@@ -120,8 +120,14 @@ def best(run_dir: str, as_json: bool) -> None:
             _json(r)
             return
         click.echo(r["text"])
-        click.echo(f"\nbirth {r['birth']}  validation accuracy {r['fitness']:.4f}  "
+        click.echo(f"\nbirth {r['birth']}  search validation accuracy {r['fitness']:.4f}  "
                    f"parameters {r['metrics'].get('params', 'n/a')}")
+        f = r["final"]
+        if f is None:
+            click.echo("final stage: none recorded (the search has not finished, or [final] top_k = 0)")
+        else:
+            click.echo(f"final stage winner: test accuracy {f['test_accuracy']:.4f}  validation {f['val_accuracy']:.4f}  "
+                       f"parameters {f['params']:,}  FLOPs {f['flops']:,}  ({f['runs']} retraining(s))")
         return
     r = best_report(run)
     if as_json:

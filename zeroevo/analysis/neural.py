@@ -18,6 +18,7 @@ from zeroevo.core.errors import RunDirError
 from zeroevo.core.protocols import STATUS_NAMES, EvalRequest
 from zeroevo.core.registry import make_space
 from zeroevo.core.rng import train_seed
+from zeroevo.neural.final import winner
 
 
 def _rows(run: Run) -> dict[int, dict[str, Any]]:
@@ -47,15 +48,21 @@ def summary(run: Run) -> dict[str, Any]:
 
 
 def best(run: Run, birth: int | None = None) -> dict[str, Any]:
-    """The best (or a given) birth's architecture, rendered, with its metrics."""
+    """The final stage's winner (or, before a final stage, the best search fitness; or a given
+    birth): architecture rendered, search metrics, and ``final`` (validation and test accuracy,
+    parameters, FLOPs of the retrainings; None without a final stage)."""
     rows = _rows(run)
-    b = best_birth(run) if birth is None else birth
+    won = winner(run.run_dir.final() or {}) if birth is None else None
+    b = (won["birth"] if won else best_birth(run)) if birth is None else birth
     if b not in rows:
         raise RunDirError(f"birth {b} is not in {run.path}'s log")
     space = make_space(run.config.space.name, dict(run.config.space.options))
     genome = json.loads(rows[b]["genome"])
+    final = None if won is None else {k: won[k] for k in ("val_accuracy", "test_accuracy", "params", "flops")}
+    if final is not None:
+        final["runs"] = len(won["runs"])
     return {"birth": b, "fitness": rows[b]["fitness"], "metrics": json.loads(rows[b]["metrics"]),
-            "genome": genome, "text": space.render(space.decode(genome))}
+            "genome": genome, "text": space.render(space.decode(genome)), "final": final}
 
 
 def lineage(run: Run, birth: int | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ is these columns as Arrow record batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -91,6 +91,15 @@ class RunRecorder(BirthSink, Protocol):
 
     def save_best(self, entries: list[dict]) -> None:
         """Replace the recorded best genomes."""
+
+    def final(self) -> dict | None:
+        """The recorded final stage so far (None: none recorded)."""
+
+    def save_final(self, data: dict) -> None:
+        """Replace the recorded final stage."""
+
+    def log(self) -> Any:
+        """The birth log recorded so far (a ``pyarrow.Table``; None when empty)."""
 
 
 class ListSink:

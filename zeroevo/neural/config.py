@@ -60,11 +60,29 @@ class NeuralEvaluation:
     hurdle_quantile: float = doc("quantile of the population's stage accuracy that sets a hurdle", 0.5)
     inherit_weights: bool = doc("start a child from its parent's trained weights where shapes match", False)
     device: str = doc("'' = CUDA when present, else CPU; or 'cpu', 'cuda', 'cuda:1'", "")
-    final_epochs: int = doc("epochs to retrain the best at full fidelity at the end (0 = skip)", 0)
+    final_epochs: int = doc("superseded by [final] (kept so older run directories load); must be 0", 0)
 
     def __post_init__(self) -> None:
         check(0.0 <= self.hurdle_quantile <= 1.0, "evaluation.hurdle_quantile", self.hurdle_quantile, "0..1")
-        check(self.final_epochs >= 0, "evaluation.final_epochs", self.final_epochs, ">= 0")
+        check(self.final_epochs == 0, "evaluation.final_epochs", self.final_epochs, "0 (set [final] epochs)")
+
+
+@dataclass(frozen=True)
+class FinalStage:
+    """The final stage: the log's top architectures retrained at full fidelity, then tested."""
+
+    top_k: int = doc("distinct architectures of the log retrained at the end (0 = no final stage)", 3)
+    seeds: int = doc("retrainings per architecture (different seeds; accuracies averaged)", 1)
+    epochs: int = doc("training epochs of each retraining", 6)
+    train_subset: int = doc("training images of each retraining (0 = all not held out for validation)", 0)
+    valid_subset: int = doc("held-out training images that choose the winner (the test split never does)", 5000)
+
+    def __post_init__(self) -> None:
+        check(0 <= self.top_k <= 64, "final.top_k", self.top_k, "0..64")
+        check(1 <= self.seeds <= 100, "final.seeds", self.seeds, "1..100")
+        check(self.epochs >= 1, "final.epochs", self.epochs, ">= 1")
+        check(self.train_subset >= 0, "final.train_subset", self.train_subset, ">= 0")
+        check(self.valid_subset >= 1, "final.valid_subset", self.valid_subset, ">= 1")
 
 
 @dataclass(frozen=True)
@@ -79,9 +97,18 @@ class NeuralConfig(ConfigBase):
     fidelity: Fidelity = field(default_factory=Fidelity)
     limits: Limits = field(default_factory=Limits)
     evaluation: NeuralEvaluation = field(default_factory=NeuralEvaluation)
+    final: FinalStage = field(default_factory=FinalStage)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     preset: str = ""
     kind = "neural"
+
+    @classmethod
+    def from_data(cls, data: dict, preset: str = "") -> "NeuralConfig":
+        """As :meth:`ConfigBase.from_data`; a config recorded before the final stage existed
+        (no ``[final]`` section, an ``evaluation.final_epochs`` field) has no final stage."""
+        if isinstance(data, dict) and "final" not in data and "final_epochs" in (data.get("evaluation") or {}):
+            data = {**data, "final": {"top_k": 0}}
+        return super().from_data(data, preset)
 
     def evaluator_config(self) -> dict:
         """The plain config a worker rebuilds the neural evaluator from."""

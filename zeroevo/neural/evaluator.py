@@ -9,7 +9,9 @@ each worker from a plain config dict::
      "device": None}                                   # None: CUDA when present, else CPU
 
 and loads its data set once, on first use. A request's ``budget`` may override fields of
-the fidelity or the limits (multi-fidelity searches); ``parent_state`` may carry inherited
+the fidelity or the limits (multi-fidelity searches, the final stage), and ``test: true``
+asks for the test split's accuracy too (``metrics["test_accuracy"]``; only the final stage
+does, after choosing); ``parent_state`` may carry inherited
 weights as :func:`state_to_bytes` bytes (an ``.npz`` archive, never a pickle).
 
 A trained network is written out by :mod:`zeroevo.neural.export`.
@@ -81,9 +83,9 @@ class NeuralEvaluator:
     def _budgeted(self, budget: dict) -> tuple[Fidelity, Limits]:
         fidelity_names = {f.name for f in dataclasses.fields(Fidelity)}
         limit_names = {f.name for f in dataclasses.fields(Limits)}
-        unknown = sorted(set(budget) - fidelity_names - limit_names)
+        unknown = sorted(set(budget) - fidelity_names - limit_names - {"test"})
         if unknown:
-            allowed = ", ".join(sorted(fidelity_names | limit_names))
+            allowed = ", ".join(sorted(fidelity_names | limit_names | {"test"}))
             raise ConfigError(f"unknown budget field {unknown[0]!r}; allowed: {allowed}")
         fidelity = dataclasses.replace(self.fidelity, **{k: v for k, v in budget.items() if k in fidelity_names})
         limits = dataclasses.replace(self.limits, **{k: v for k, v in budget.items() if k in limit_names})
@@ -110,7 +112,7 @@ class NeuralEvaluator:
         except Exception as exc:  # a space that cannot build a genome fails that candidate only
             return TrainOutcome(0.0, STATUS_FAILED, f"build failed: {type(exc).__name__}: {str(exc)[:160]}")
         return train_model(model, data, fidelity, request.seed, limits, tuple(request.hurdles),
-                           init_state, self.device)
+                           init_state, self.device, test=bool((request.budget or {}).get("test")))
 
     def evaluate(self, request: EvalRequest) -> EvalResult:
         """The fitness (validation accuracy), status, metrics and epochs of the request."""

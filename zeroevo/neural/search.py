@@ -28,6 +28,7 @@ from zeroevo.core.protocols import (
 from zeroevo.core.registry import make_space
 from zeroevo.core.rng import seed64, train_seed
 from zeroevo.neural.config import NeuralConfig
+from zeroevo.neural.final import Archive, run_final_stage, winner
 
 NEURAL_MUTATIONS = ("init", "random", "insert", "remove", "alter_op", "alter_param", "add_skip",
                     "remove_skip", "identity", "hidden_state", "op")
@@ -48,7 +49,8 @@ class NeuralProgress:
 
 @dataclass(frozen=True)
 class NeuralResult:
-    """The best architecture found, its validation accuracy and (optionally) test accuracy."""
+    """The best architecture found, its validation accuracy, and the final stage's outcome
+    (``test_accuracy`` is the final-stage winner's; None without a final stage)."""
 
     births: int
     best_birth: int
@@ -60,13 +62,20 @@ class NeuralResult:
     cpu_seconds: float
     genome: dict = field(repr=False)
     text: str = field(repr=False)
+    final: dict | None = field(default=None, repr=False)  # final.json data (see zeroevo.neural.final)
 
     def to_json(self) -> dict:
-        """JSON-able summary (``genome`` encoded, ``program`` the rendered text)."""
+        """JSON-able summary (``genome`` encoded, ``program`` the rendered text); ``final`` the
+        final stage's winner (test accuracy, parameters, FLOPs) and every candidate."""
+        won = winner(self.final)
         return {"births": self.births, "best_birth": self.best_birth, "best_fitness": self.best_fitness,
                 "search_fitness": self.best_fitness, "test_accuracy": self.test_accuracy,
                 "failed": self.failed, "hurdle_stopped": self.stopped, "wall_seconds": self.wall_seconds,
-                "cpu_seconds": self.cpu_seconds, "genome": self.genome, "program": self.text}
+                "cpu_seconds": self.cpu_seconds, "genome": self.genome, "program": self.text,
+                "final": None if self.final is None else {
+                    "winner": None if won is None else {k: won[k] for k in ("birth", "search_fitness", "val_accuracy",
+                                                                          "test_accuracy", "params", "flops", "genome")},
+                    "complete": self.final["complete"], "candidates": self.final["candidates"]}}
 
 
 class NeuralSearch:
@@ -88,6 +97,7 @@ class NeuralSearch:
         self.member_metrics: list[dict] = [{} for _ in range(evo.population)]
         self.member_state: dict[int, bytes] = {}  # birth -> trained weights (inheritance)
         self.best = (-1, -1.0, None)              # (birth, fitness, encoded genome)
+        self.archive: Archive | None = Archive()  # the best distinct architectures, for the final stage
         self.failed = self.stopped = 0
 
     # ---- proposing --------------------------------------------------------------------
@@ -143,6 +153,8 @@ class NeuralSearch:
         self.stopped += result.status == STATUS_STOPPED
         if result.fitness > self.best[1]:
             self.best = (t, float(result.fitness), request.genome)
+        if result.status != STATUS_FAILED and self.archive is not None:
+            self.archive.add(request.genome, result.fitness, t)
         batch = BirthBatch(*(np.array([x]) for x in (
             t, 0, 0, proposal.parent, NEURAL_MUTATIONS.index(proposal.mutation), result.status,
             result.fitness, result.steps, 0)))
@@ -157,7 +169,7 @@ class NeuralSearch:
                                          self.failed, 60 * self.committed / wall if wall else 0.0, wall))
 
     def run(self) -> NeuralResult:
-        """Evolve until ``max_births`` or ``max_seconds``; then report (and retrain) the best."""
+        """Evolve until ``max_births`` or ``max_seconds``, then run the final stage."""
         from zeroevo.dispatch import make_dispatcher
 
         cfg = self.config
@@ -167,43 +179,41 @@ class NeuralSearch:
         dispatcher = make_dispatcher(d.backend, "neural", self.evaluator_config, workers=d.workers,
                                      address=d.scheduler or None)
         try:
+            if self.archive is None:  # a snapshot from before the archive: rebuild it from the log
+                self.archive = self._archive_from_log()
             while self.committed < limit and not (cfg.run.max_seconds and time.time() - wall0 >= cfg.run.max_seconds):
                 self._fill(dispatcher, limit)
                 self._commit(self.committed, dispatcher.wait(self.committed), wall0)
                 if self.recorder is not None and self.recorder.due(self.committed):
                     self.snapshot()
+            if self.recorder is not None:
+                self.snapshot()
+                self.recorder.save_best([{"birth": self.best[0], "fitness": self.best[1],
+                                          "genome": self.best[2], "kept": True}])
+            final = None
+            searched = self.committed >= limit or not cfg.run.max_seconds or time.time() - wall0 < cfg.run.max_seconds
+            if cfg.final.top_k and self.best[2] is not None and searched:
+                final = run_final_stage(cfg.space.name, self.archive, cfg.run.seed, cfg.final, dispatcher,
+                                        self.recorder.final() if self.recorder else None,
+                                        self.recorder.save_final if self.recorder else None)
         finally:
             dispatcher.close()
-        if self.recorder is not None:
-            self.snapshot()
-            self.recorder.close()
-            self.recorder.save_best([{"birth": self.best[0], "fitness": self.best[1],
-                                              "genome": self.best[2], "kept": True}])
-        test = self.test_accuracy() if cfg.evaluation.final_epochs else None
-        return NeuralResult(self.committed, self.best[0], max(self.best[1], 0.0), test, self.failed,
-                            self.stopped, time.time() - wall0, time.process_time() - cpu0,
-                            self.best[2] or {}, self.space.render(self.space.decode(self.best[2]))
-                            if self.best[2] else "")
+            if self.recorder is not None:
+                self.recorder.close()
+        won = winner(final)
+        return NeuralResult(self.committed, self.best[0], max(self.best[1], 0.0),
+                            won["test_accuracy"] if won else None, self.failed, self.stopped,
+                            time.time() - wall0, time.process_time() - cpu0, self.best[2] or {},
+                            self.space.render(self.space.decode(self.best[2])) if self.best[2] else "", final)
 
-    def test_accuracy(self) -> float:
-        """Retrain the best genome at full fidelity (``final_epochs``) and measure the test split."""
-        from zeroevo.neural.evaluator import NeuralEvaluator
-        from zeroevo.neural.trainer import evaluate_model
-
-        ev = NeuralEvaluator({**self.evaluator_config,
-                              "fidelity": {**self.evaluator_config["fidelity"],
-                                           "epochs": self.config.evaluation.final_epochs,
-                                           "train_subset": 0}})
-        request = EvalRequest(self.config.space.name, self.best[2], train_seed(self.config.run.seed, self.best[0]))
-        outcome = ev.train(request)
-        model = self.space.build(self.space.decode(self.best[2]), tuple(ev.data.x_train.shape[1:]),
-                                 len(ev.data.classes), ev.fidelity.width)
-        if outcome.state is None:
-            return 0.0
-        import torch
-
-        model.load_state_dict({k: torch.from_numpy(v) for k, v in outcome.state.items()})
-        return float(evaluate_model(model, ev.data.x_test, ev.data.y_test))
+    def _archive_from_log(self) -> Archive:
+        archive = Archive()
+        log = self.recorder.log() if self.recorder is not None else None
+        if log is not None:
+            for g, f, b, status in zip(*(log.column(c).to_pylist() for c in ("genome", "fitness", "birth", "status"))):
+                if b < self.committed and status != STATUS_FAILED:
+                    archive.add(json.loads(g), f, b)
+        return archive
 
     # ---- snapshots --------------------------------------------------------------------
     def snapshot(self) -> None:
@@ -215,7 +225,8 @@ class NeuralSearch:
             "genomes": [self.space.encode(g) if g is not None else None for g in e.genomes],
             "pending": [[t, p.slot, p.parent, p.mutation, r.genome, list(r.hurdles)]
                         for t, (p, r) in sorted(self.pending.items())],
-            "member_state_births": sorted(self.member_state)}
+            "member_state_births": sorted(self.member_state),
+            "archive": self.archive.to_json() if self.archive is not None else None}
         arrays = {"pop_fitness": e.fitness, "pop_births": e.births}
         for b, blob in self.member_state.items():
             arrays[f"state_{b}"] = np.frombuffer(blob, np.uint8)
@@ -230,6 +241,7 @@ class NeuralSearch:
         self.committed, self.failed, self.stopped = s["committed"], s["failed"], s["stopped"]
         self.best = tuple(s["best"])
         self.member_metrics = s["member_metrics"]
+        self.archive = Archive(s["archive"]) if s.get("archive") is not None else None
         e.genomes = [self.space.decode(g) if g is not None else None for g in s["genomes"]]
         e.fitness[:] = arrays["pop_fitness"]
         e.births[:] = arrays["pop_births"]

@@ -245,13 +245,16 @@ def train_model(
     hurdles: tuple[float, ...] = (),
     init_state: dict[str, np.ndarray] | None = None,
     device: str | None = None,
+    test: bool = False,
 ) -> TrainOutcome:
     """Train ``model`` in place on ``data`` (an ``ImageData``) and report validation accuracy.
 
     ``hurdles[k]`` is the least validation accuracy allowed after epoch ``k + 1``; below it
     training stops with ``STATUS_STOPPED`` and the accuracy reached. ``init_state`` (weight
     inheritance) overwrites every tensor whose name and shape match. ``device`` defaults to
-    CUDA when available, else the CPU; the model is left there.
+    CUDA when available, else the CPU; the model is left there. With ``test``, a model that
+    trained to the end is also measured on the test split (``metrics["test_accuracy"]``),
+    under the same thread and determinism settings.
     """
     start = time.perf_counter()
     split = _split(data, fidelity)
@@ -266,7 +269,11 @@ def train_model(
                             metrics)
     try:
         with _seeded(derive_seed(seed, _INIT), dev, fidelity.threads):
-            return _run(model, split, fidelity, seed, limits, tuple(hurdles), init_state, dev, start, metrics)
+            outcome = _run(model, split, fidelity, seed, limits, tuple(hurdles), init_state, dev, start, metrics)
+            if test and outcome.status == STATUS_OK:
+                outcome.metrics["test_accuracy"] = evaluate_model(model, data.x_test, data.y_test,
+                                                                  fidelity.eval_batch_size)
+            return outcome
     except Exception as exc:  # any failure of the candidate is a result, never an exception
         if dev.type == "cuda":
             torch.cuda.empty_cache()

@@ -110,7 +110,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
             "fidelity": {"epochs": 2, "train_subset": 2048, "valid_subset": 1024, "batch_size": 64,
                          "lr": 0.05},
             "limits": {"max_params": 2_000_000, "max_seconds": 120.0},
-            "evaluation": {"final_epochs": 0},
+            "final": {"top_k": 3, "seeds": 1, "epochs": 6, "train_subset": 0, "valid_subset": 5000},
         },
     ),
     "fashion-nasnet": (
@@ -125,7 +125,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
             "fidelity": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 64,
                          "lr": 0.05},
             "limits": {"max_params": 2_000_000, "max_seconds": 180.0},
-            "evaluation": {"final_epochs": 0},
+            "final": {"top_k": 3, "seeds": 1, "epochs": 6, "train_subset": 0, "valid_subset": 5000},
         },
     ),
 }

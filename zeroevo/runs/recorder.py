@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from zeroevo.core.births import BirthBatch
 from zeroevo.core.errors import RunDirError
-from zeroevo.runs.birthlog import LogWriter, compare_rows, rewind, schema
+from zeroevo.runs.birthlog import LogWriter, compare_rows, read_log, rewind, schema
 from zeroevo.runs.lock import RunLock
 from zeroevo.runs.manifest import Manifest, check_file
 from zeroevo.runs.rundir import KEEP_SNAPSHOTS, RunDir
@@ -113,3 +113,15 @@ class Recorder:
     def save_best(self, entries: list[dict]) -> None:
         """Rewrite the run's best genomes."""
         self.run_dir.save_best(entries)
+
+    def final(self) -> dict | None:
+        """The run's final stage so far (``final.json``)."""
+        return self.run_dir.final()
+
+    def save_final(self, data: dict) -> None:
+        """Rewrite the run's final stage."""
+        self.run_dir.save_final(data)
+
+    def log(self) -> pa.Table | None:
+        """The birth log on disk (closed segments and the flushed open one)."""
+        return read_log(self.run_dir.path)

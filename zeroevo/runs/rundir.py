@@ -6,6 +6,7 @@ RUN/
   log/births-000000.arrow   the birth log (see zeroevo.runs.birthlog), one segment per snapshot
   snapshots/snap-<births>.arrow   search state at a chunk boundary (the last two are kept)
   best.json                 every restart's selected program, outright (not replayed)
+  final.json                neural runs: the final stage (top architectures retrained and tested)
   manifest.json             every closed segment and kept snapshot with its checksum
   lock                      held (flock) by the one process writing the run
 ```
@@ -175,3 +176,13 @@ class RunDir:
     def save_best(self, entries: list[dict]) -> None:
         """Rewrite ``best.json``."""
         write_json(self.path / "best.json", entries)
+
+    # ---- the final stage (neural runs) -----------------------------------------------------
+    def final(self) -> dict | None:
+        """``final.json``: the final stage's candidates, retrainings and winner (None: none yet)."""
+        path = self.path / "final.json"
+        return read_json(path, "final-stage file") if path.exists() else None
+
+    def save_final(self, data: dict) -> None:
+        """Rewrite ``final.json``."""
+        write_json(self.path / "final.json", data)
