@@ -14,7 +14,7 @@ from tests.conftest import generic_kernels
 from zeroevo.core.rng import stream
 from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.primitives.program.ops import op_code
-from zeroevo.programs.evaluation import EvalScratch, op_costs, task_tuple
+from zeroevo.programs.evaluation import EvalScratch, HurdleState, op_costs, task_tuple
 from zeroevo.programs.fec import FecArrays
 from zeroevo.programs.memo import EvalMemo, same_code
 from zeroevo.programs.tasks import TaskSpec, generate
@@ -37,18 +37,21 @@ def _setup(use_fec: bool, T: int = 6):
     return spec, tasks, icfg, fcfg
 
 
+@pytest.mark.parametrize("hurdles", (False, True), ids=("", "hurdles"))
 @pytest.mark.parametrize("use_fec", (True, False), ids=("fec", "no-fec"))
-def test_memo_replays_what_a_fresh_evaluation_gives(use_fec: bool) -> None:
+def test_memo_replays_what_a_fresh_evaluation_gives(use_fec: bool, hurdles: bool) -> None:
     spec, tasks, icfg, fcfg = _setup(use_fec)
     T, P, n = tasks.num_tasks, 64, 3 * spec.capacity
     tk, cost = task_tuple(tasks), op_costs(spec.features)
     fc_memo, fc_fresh = FecArrays.create(50, 4), FecArrays.create(50, 4)  # small: evictions happen
     sc1, sc2 = EvalScratch.create(n, T, 10, 10).as_tuple(), EvalScratch.create(n, T, 10, 10).as_tuple()
-    memo = EvalMemo.create(P, n, T)
+    stages = ([5, 15], [0.5, 0.7]) if hurdles else ([], [])
+    memo = EvalMemo.create(P, n, T, len(stages[0]))
+    hs1, hs2 = HurdleState.create(*stages, 20), HurdleState.create(*stages, 20)
     allowed, n_allowed, bounds, mem = spec.kernel_arrays()
     programs = [spec.validate(random_from_stream(spec, stream(5, i))) for i in range(4)]
     pops = [(p.ins.copy(), p.data.copy(), p.sizes.copy()) for p in programs]
-    replays = 0
+    replays = stopped = 0
     for b in range(400):
         p = -1 if b < 4 else int(stream(6, b)[0] % min(b, P))
         if p < 0:
@@ -64,16 +67,20 @@ def test_memo_replays_what_a_fresh_evaluation_gives(use_fec: bool) -> None:
             replays += same_code(sc2[0], sc2[1], sc2[2], memo.code, memo.cdata, memo.seg, p)
         tf1, tf2 = np.zeros(T), np.zeros(T)
         got = generic_kernels().evaluate_memo(ins, data, sizes, tk, icfg, fcfg, cost, fc_memo.as_tuple(), sc1, tf1,
-                            memo.as_tuple(), p, slot)
-        want = generic_kernels().evaluate(ins, data, sizes, tk, icfg, fcfg, cost, fc_fresh.as_tuple(), sc2, tf2)
+                                              memo.as_tuple(), hs1.as_tuple(), p, slot)
+        want = generic_kernels().evaluate(ins, data, sizes, tk, icfg, fcfg, cost, fc_fresh.as_tuple(), sc2, tf2,
+                                          hs2.as_tuple())
+        stopped += got[3] > 0
         assert got[0] == want[0] and got[1:] == want[1:], b
-        assert tf1.tobytes() == tf2.tobytes(), b
+        assert got[3] > 0 or tf1.tobytes() == tf2.tobytes(), b
+        assert hs1.hist.tobytes() == hs2.hist.tobytes() and np.array_equal(hs1.meta, hs2.meta), b
         for a1, a2 in zip(fc_memo.as_tuple(), fc_fresh.as_tuple()):
             assert a1.tobytes() == a2.tobytes(), b
         if len(pops) <= slot:
             pops.append(None)
         pops[slot] = (ins, data, sizes)
     assert replays >= 40  # clones and dead-code mutations were replayed, not re-run
+    assert (stopped > 20) == hurdles
 
 
 def test_same_code_compares_constants_by_bit_pattern() -> None:
@@ -85,7 +92,8 @@ def test_same_code_compares_constants_by_bit_pattern() -> None:
     for seed in range(200):  # a program whose compiled code keeps a constant
         prog = spec.validate(random_from_stream(spec, stream(9, seed)))
         generic_kernels().evaluate_memo(prog.ins, prog.data, prog.sizes, task_tuple(tasks), icfg, fcfg, op_costs(4),
-                      FecArrays.create(10, 4).as_tuple(), sc, np.zeros(T), memo.as_tuple(), -1, 0)
+                      FecArrays.create(10, 4).as_tuple(), sc, np.zeros(T), memo.as_tuple(),
+                      HurdleState.create([], [], 1).as_tuple(), -1, 0)
         live = [k for k in range(int(sc[2][2])) if sc[0][k, 0] == op_code("SCALAR_CONST_SET")]
         if live:
             break

@@ -21,7 +21,10 @@ COLUMNS = {
     "fitness": np.float64,
     "steps": np.int64,      # training steps this birth cost
     "fec_hits": np.int16,   # tasks answered by the FEC
+    "stage": np.int8,       # the hurdle stage that stopped the birth (0: not stopped)
 }
+# Columns a log written before they existed may lack; readers fill them with zeros.
+LATER_COLUMNS = ("stage",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +40,7 @@ class BirthBatch:
     fitness: np.ndarray
     steps: np.ndarray
     fec_hits: np.ndarray
+    stage: np.ndarray
 
     def __len__(self) -> int:
         return len(self.birth)

@@ -98,7 +98,7 @@ class Engine:
             hits = int(result.metrics.get("fec_hits", 0))
             rows.append((proposal.birth, self.island, restart, proposal.parent,
                          self.mutation_names.index(proposal.mutation), result.status,
-                         result.fitness, result.steps, hits))
+                         result.fitness, result.steps, hits, int(result.metrics.get("stage", 0))))
         if not rows:
             return BirthBatch.empty(), steps
         cols = list(zip(*rows))

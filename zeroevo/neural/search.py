@@ -155,9 +155,10 @@ class NeuralSearch:
             self.best = (t, float(result.fitness), request.genome)
         if result.status != STATUS_FAILED and self.archive is not None:
             self.archive.add(request.genome, result.fitness, t)
+        stage = result.steps if result.status == STATUS_STOPPED else 0  # stopped after epoch `steps`
         batch = BirthBatch(*(np.array([x]) for x in (
             t, 0, 0, proposal.parent, NEURAL_MUTATIONS.index(proposal.mutation), result.status,
-            result.fitness, result.steps, 0)))
+            result.fitness, result.steps, 0, stage)))
         if self.recorder is not None:
             metrics = {**result.metrics, "reason": result.reason, "hurdles": list(request.hurdles)}
             self.recorder.append(batch, {"genome": pa.array([json.dumps(request.genome)]),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from zeroevo.core.protocols import STATUS_FEC_HIT, STATUS_OK
+from zeroevo.core.protocols import STATUS_FEC_HIT, STATUS_OK, STATUS_STOPPED
 from zeroevo.core.rng import birth_key, integer, seed_state
 from zeroevo.programs.memo import evaluate_memo
 from zeroevo.spaces.program.mutation import mutate, random_program
@@ -51,15 +51,16 @@ def budget_reached(b: int, P: int, steps: int, max_steps: int) -> bool:
 def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
               allowed, n_allowed, bounds, mem, mutations, mutate_prob, tournament_size,
               init_random, random_search, tmpl_ins, tmpl_data, tmpl_sizes,
-              tk, icfg, fcfg, op_cost, fc, sc, memo,
+              tk, icfg, fcfg, op_cost, fc, sc, memo, hs,
               root_seed, island, t0, b0, n_max, steps0, max_steps,
-              out_birth, out_parent, out_mut, out_status, out_fit, out_steps, out_hits):
+              out_birth, out_parent, out_mut, out_status, out_fit, out_steps, out_hits, out_stage):
     """Run up to ``n_max`` births starting at global birth ``t0`` (restart-local ``b0``).
 
     ``steps0`` is the restart's train steps so far. With ``random_search`` every birth after
     the initial population is a fresh random program (the baseline algorithm). ``memo``
     (:class:`~zeroevo.programs.memo.EvalMemo`) spares re-running a child compiled to its
-    parent's code. Returns ``(births done, steps now)``.
+    parent's code; ``hs`` (:class:`~zeroevo.programs.evaluation.HurdleState`) holds the hurdle
+    rings. Returns ``(births done, steps now)``.
     """
     P = pop_fit.shape[0]
     cap = pop_ins.shape[2]
@@ -101,8 +102,8 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
             csizes[:] = pop_sizes[p]
             kind = mutate(cins, cdata, csizes, mutations, mutate_prob, allowed, n_allowed,
                           bounds, mem, st)
-        fitness, s, hits = evaluate_memo(cins, cdata, csizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit,
-                                         memo, p, slot)
+        fitness, s, hits, stage = evaluate_memo(cins, cdata, csizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit,
+                                                memo, hs, p, slot)
         steps += s
         pop_ins[slot] = cins
         pop_data[slot] = cdata
@@ -112,9 +113,13 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
         out_birth[i] = t
         out_parent[i] = parent
         out_mut[i] = kind
-        out_status[i] = STATUS_FEC_HIT if hits == task_fit.shape[0] else STATUS_OK
+        if stage > 0:
+            out_status[i] = STATUS_STOPPED
+        else:
+            out_status[i] = STATUS_FEC_HIT if hits == task_fit.shape[0] else STATUS_OK
         out_fit[i] = fitness
         out_steps[i] = s
         out_hits[i] = hits
+        out_stage[i] = stage
         done += 1
     return done, steps

@@ -65,9 +65,21 @@ class EvaluationConfig:
     combine: str = doc("combine task fitness by 'mean' or 'median' (upper median)", "mean")
     max_abs_error: float = doc("a task stops with fitness 0 when |error| exceeds this (or NaN)", 100.0)
     train_budget: float = doc("fitness 0 above this multiple of a 2-layer net's static cost (0 = off)", 0.0)
+    hurdle_examples: list = doc("progressive dynamic hurdles: training examples of each stage, run on task 0 "
+                                "before a child's full evaluation ([] = no hurdles)", [])
+    hurdle_quantiles: list = doc("per stage: the quantile of recent children's stage fitness a child must "
+                                 "reach to go on", [])
+    hurdle_window: int = doc("how many recent children's stage fitness set each hurdle", 100)
 
     def __post_init__(self) -> None:
         check(self.combine in ("mean", "median"), "evaluation.combine", self.combine, "'mean' or 'median'")
+        check(len(self.hurdle_examples) <= 4 and all(isinstance(n, int) and n >= 1 for n in self.hurdle_examples)
+              and list(self.hurdle_examples) == sorted(set(self.hurdle_examples)), "evaluation.hurdle_examples",
+              self.hurdle_examples, "up to 4 increasing integers >= 1")
+        check(len(self.hurdle_quantiles) == len(self.hurdle_examples)
+              and all(isinstance(q, (int, float)) and 0.0 <= q <= 1.0 for q in self.hurdle_quantiles),
+              "evaluation.hurdle_quantiles", self.hurdle_quantiles, "one quantile in 0..1 per hurdle stage")
+        check(self.hurdle_window >= 1, "evaluation.hurdle_window", self.hurdle_window, ">= 1")
         for name in ("fec_train", "fec_valid", "fec_cache_size"):
             check(getattr(self, name) >= 1, f"evaluation.{name}", getattr(self, name), ">= 1")
         check(self.fec_forget_every >= 0, "evaluation.fec_forget_every", self.fec_forget_every, ">= 0")

@@ -2,7 +2,7 @@
 
 The kernels here serve both the chunk loop and the Python reference loop's evaluator
 (:mod:`zeroevo.programs.evaluator`, which keeps an ``OrderedLRU`` instead of the array
-cache). ``probe_and_hash``, ``run_tasks`` and ``evaluate`` inline the interpreter, so they
+cache). ``probe_and_hash``, ``run_tasks``, ``pass_hurdles`` and ``evaluate`` inline the interpreter, so they
 are templates compiled per kernel variant (:mod:`zeroevo.programs.kernels`). Per birth,
 with FEC on:
 
@@ -15,6 +15,11 @@ with FEC on:
 
 The optional train budget gives fitness 0 to a program whose static cost exceeds
 ``budget_factor`` times the baseline's (a plain 2-layer network); its probe still runs.
+
+Progressive dynamic hurdles (optional, :class:`HurdleState`): a child that must run tasks in
+full (a cache miss, or every child with the FEC off) first trains on a few examples of task
+0 per stage; below the stage's hurdle (a quantile of recent children's stage fitness) it
+stops there, with its stage fitness and status ``hurdle``.
 """
 from __future__ import annotations
 
@@ -82,6 +87,42 @@ class EvalScratch:
         """The arrays in kernel argument order."""
         return (self.code, self.cdata, self.seg, self.fit, self.steps, self.train_err,
                 self.valid_err, self.n_err, self.keys, self.lanes, self.miss)
+
+
+@dataclass(frozen=True, eq=False)
+class HurdleState:
+    """Progressive dynamic hurdles: per stage, its training examples and quantile, and a ring
+    of the stage fitness of the last ``window`` children that reached it; once the ring is
+    full, the hurdle is its quantile. ``known_*`` is one birth's scratch (NaN: not run yet).
+    No stages: hurdles off."""
+
+    examples: np.ndarray     # (S,) int64
+    quantiles: np.ndarray    # (S,) float64
+    hist: np.ndarray         # (S, W) float64
+    meta: np.ndarray         # (S, 2) int64: children seen, next ring position
+    known_fit: np.ndarray    # (S,) float64
+    known_steps: np.ndarray  # (S,) int64
+
+    @staticmethod
+    def create(examples: list[int], quantiles: list[float], window: int) -> "HurdleState":
+        """Empty rings for the given stages."""
+        S, W = len(examples), max(1, int(window))
+        return HurdleState(np.array(examples, np.int64).reshape(S), np.array(quantiles, np.float64).reshape(S),
+                           np.zeros((S, W)), np.zeros((S, 2), np.int64), np.full(S, np.nan), np.zeros(S, np.int64))
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        """The arrays in kernel argument order."""
+        return (self.examples, self.quantiles, self.hist, self.meta, self.known_fit, self.known_steps)
+
+    def export(self) -> dict[str, np.ndarray]:
+        """The rings, for snapshots."""
+        return {"hurdle_hist": self.hist, "hurdle_meta": self.meta}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Put :meth:`export` output back (absent: a run without hurdles state, left empty)."""
+        if "hurdle_hist" in arrays and arrays["hurdle_hist"].shape == self.hist.shape:
+            self.hist[...] = arrays["hurdle_hist"]
+            self.meta[...] = arrays["hurdle_meta"]
 
 
 def task_tuple(tasks: TaskSet) -> tuple[np.ndarray, ...]:
@@ -154,6 +195,40 @@ def run_tasks(code, cdata, seg, tk, lanes, n_train, icfg, fcfg, fit, steps) -> i
 
 
 @njit(cache=True)
+def hurdle_value(ring: np.ndarray, seen: int, q: float) -> float:
+    """The hurdle of a stage: quantile ``q`` of its ring (the lower of the two nearest), or
+    -inf until the ring is full."""
+    W = ring.shape[0]
+    if seen < W:
+        return -np.inf
+    return np.sort(ring)[int(q * (W - 1))]
+
+
+@njit(cache=True)
+def pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lanes) -> tuple:
+    """The hurdle stages of one child, in order, on task 0: train ``examples[k]`` examples,
+    validate, and stop below the stage's hurdle. Every child that reaches a stage adds its
+    stage fitness to that stage's ring. ``hs[4:6]`` may hold the stages' known results (a
+    memo: NaN = run it). Returns ``(stage stopped at (0: passed all), its fitness, steps)``."""
+    examples, quantiles, hist, meta, known_fit, known_steps = hs
+    total = 0
+    for k in range(examples.shape[0]):
+        if np.isnan(known_fit[k]):
+            run_tasks(code, cdata, seg, tk, lanes[:1], min(examples[k], n_train), icfg, fcfg, fit, steps)
+            known_fit[k] = fit[0]
+            known_steps[k] = steps[0]
+        total += known_steps[k]
+        f = known_fit[k]
+        hurdle = hurdle_value(hist[k], meta[k, 0], quantiles[k])
+        hist[k, meta[k, 1]] = f
+        meta[k, 1] = (meta[k, 1] + 1) % hist.shape[1]
+        meta[k, 0] += 1
+        if f < hurdle:
+            return k + 1, f, total
+    return 0, 0.0, total
+
+
+@njit(cache=True)
 def lookup_tasks(fc, keys, T: int, task_fit: np.ndarray, miss: np.ndarray) -> tuple:
     """Look every task's key up in task order: hits go to ``task_fit``, missed task indices
     to ``miss``. Returns ``(hits, misses)``."""
@@ -171,11 +246,13 @@ def lookup_tasks(fc, keys, T: int, task_fit: np.ndarray, miss: np.ndarray) -> tu
 
 
 @njit(cache=True)
-def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tuple:
-    """Fitness of a padded program: ``(fitness, train steps, FEC hits)``.
+def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, hs) -> tuple:
+    """Fitness of a padded program: ``(fitness, train steps, FEC hits, hurdle stage)``.
 
     ``fc`` is the FEC array tuple (ignored when FEC is off); ``task_fit[T]`` receives the
-    per-task fitness.
+    per-task fitness; ``hs`` is the :class:`HurdleState` tuple. A child that must run tasks
+    in full meets the hurdles first; stopped at stage k, its fitness is its stage fitness
+    (``task_fit`` is not filled) and nothing is inserted in the cache.
     """
     code, cdata, seg = sc[0], sc[1], sc[2]
     compile_program(ins, data, sizes, icfg[NS], icfg[NV], icfg[NM], icfg[ELIMINATE] != 0,
@@ -184,17 +261,26 @@ def evaluate(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit) -> tup
     full = tk[2].shape[1] * tk[2].shape[2]
     n_train = train_examples(code, seg, full, op_cost, fcfg)
     fit, steps, keys, lanes, miss = sc[3], sc[4], sc[8], sc[9], sc[10]
+    for k in range(hs[4].shape[0]):
+        hs[4][k] = np.nan
     if icfg[USE_FEC] == 0:
-        total = run_tasks(code, cdata, seg, tk, lanes[:T], n_train, icfg, fcfg, fit, steps)
+        stage, f_stage, total = pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lanes)
+        if stage > 0:
+            return f_stage, total, 0, stage
+        total += run_tasks(code, cdata, seg, tk, lanes[:T], n_train, icfg, fcfg, fit, steps)
         for t in range(T):
             task_fit[t] = fit[t]
-        return combine(task_fit, icfg[MEDIAN] != 0), total, 0
+        return combine(task_fit, icfg[MEDIAN] != 0), total, 0, 0
     total = probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc)
     hits, n_miss = lookup_tasks(fc, keys, T, task_fit, miss)
     if n_miss > 0:
+        stage, f_stage, st = pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lanes)
+        total += st
+        if stage > 0:
+            return f_stage, total, hits, stage
         total += run_tasks(code, cdata, seg, tk, miss[:n_miss], n_train, icfg, fcfg, fit, steps)
         for i in range(n_miss):
             t = miss[i]
             task_fit[t] = fit[i]
             insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], fit[i])
-    return combine(task_fit, icfg[MEDIAN] != 0), total, hits
+    return combine(task_fit, icfg[MEDIAN] != 0), total, hits, 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from zeroevo.core.engine import program_status
-from zeroevo.core.protocols import EvalResult
+from zeroevo.core.protocols import STATUS_STOPPED, EvalResult
 from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluation import (
@@ -20,6 +20,7 @@ from zeroevo.programs.evaluation import (
     MEDIAN,
     USE_FEC,
     EvalScratch,
+    HurdleState,
     combine,
     op_costs,
     task_tuple,
@@ -58,6 +59,12 @@ def eval_arrays(config: Config, spec: ProgramSpec, use_fec: bool | None = None
     return icfg, fcfg
 
 
+def hurdle_state(config: Config) -> HurdleState:
+    """Empty hurdle rings for a config's ``[evaluation]`` hurdle stages (none: hurdles off)."""
+    ev = config.evaluation
+    return HurdleState.create(list(ev.hurdle_examples), list(ev.hurdle_quantiles), ev.hurdle_window)
+
+
 class PythonProgramEvaluator:
     """Program evaluation for the Python reference loop: same kernels, an ``OrderedDict`` FEC.
 
@@ -67,8 +74,9 @@ class PythonProgramEvaluator:
     """
 
     def __init__(self, spec, tasks: TaskSet, icfg: np.ndarray, fcfg: np.ndarray,
-                 cache_size: int, forget_every: int) -> None:
+                 cache_size: int, forget_every: int, hurdles: HurdleState | None = None) -> None:
         self.spec, self.tasks, self.icfg, self.fcfg = spec, tasks, icfg, fcfg
+        self.hurdles = hurdles if hurdles is not None else HurdleState.create([], [], 1)
         self.tk = task_tuple(tasks)
         self.kern = kernels_for_spec(spec)
         self.op_cost = op_costs(spec.features)
@@ -88,8 +96,14 @@ class PythonProgramEvaluator:
         task_fit = np.zeros(T)
         fit, steps = np.zeros(T), np.zeros(T, np.int64)
         hits = 0
+        self.hurdles.known_fit[:] = np.nan
+        hs = self.hurdles.as_tuple()
         if not self.icfg[USE_FEC]:
-            total = kern.run_tasks(code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
+            stage, f_stage, total = kern.pass_hurdles(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, hs,
+                                                      fit, steps, sc[9])
+            if stage:
+                return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": 0, "stage": stage}, int(total))
+            total += kern.run_tasks(code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
             task_fit[:] = fit
         else:
             total = kern.probe_and_hash(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, sc)
@@ -103,6 +117,11 @@ class PythonProgramEvaluator:
                 else:
                     misses.append(t)
             if misses:
+                stage, f_stage, st = kern.pass_hurdles(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, hs,
+                                                       fit, steps, sc[9])
+                total += st
+                if stage:
+                    return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": hits, "stage": stage}, int(total))
                 lanes = np.array(misses, dtype=np.int64)
                 total += kern.run_tasks(code, cdata, seg, self.tk, lanes, n_train, self.icfg, self.fcfg, fit, steps)
                 for i, t in enumerate(misses):

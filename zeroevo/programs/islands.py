@@ -98,9 +98,11 @@ class IslandEvaluator:
             for name in _POP_FIELDS:
                 getattr(runner, name)[...] = state[f"pop_{name}"]
             runner.fec = FecArrays(*(state[f"fec_{n}"].copy() for n in _FEC_FIELDS))
+            runner.hurdles.restore(state)
         batch, steps = runner.run(g["t0"], g["b0"], g["n"], 0, 0, g["restart"])
         out = {f"pop_{n}": getattr(runner, n) for n in _POP_FIELDS}
         out.update({f"fec_{n}": getattr(runner.fec, n) for n in _FEC_FIELDS})
+        out.update(runner.hurdles.export())
         out.update({f"log_{k}": v for k, v in batch.columns().items()})
         return EvalResult(float(np.max(runner.fitness)), STATUS_OK, {"steps": int(steps)}, int(steps),
                           state=pack(out))
@@ -176,7 +178,7 @@ class IslandSearch(ProgramSearch):
                     st[name][slot] = member[name]
                 st["pop_births"][slot] = t
                 rows.append((t * self.K + dest, dest, self.state.restart, int(member["pop_births"]) * self.K + i,
-                             MUTATION_CODE["migrate"], STATUS_OK, float(member["pop_fitness"]), 0, 0))
+                             MUTATION_CODE["migrate"], STATUS_OK, float(member["pop_fitness"]), 0, 0, 0))
                 self.local[dest] += 1
                 self.in_restart[dest] += 1
             batches.append(BirthBatch(*(np.array(c) for c in zip(*rows))))

@@ -42,7 +42,7 @@ from zeroevo.spaces.program.genome import Program, ProgramSpec
 TEMPLATES: tuple[tuple[ModuleType, tuple[str, ...]], ...] = (
     (one_lane, ("_one_lane", "run_serial")),
     (executor, ("run_lanes", "_lanes")),
-    (evaluation, ("probe_and_hash", "run_tasks", "evaluate")),
+    (evaluation, ("probe_and_hash", "run_tasks", "pass_hurdles", "evaluate")),
     (memo, ("evaluate_memo",)),
     (chunk, ("run_chunk",)),
 )

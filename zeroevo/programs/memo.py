@@ -36,6 +36,7 @@ from zeroevo.programs.evaluation import (
     USE_FEC,
     combine,
     lookup_tasks,
+    pass_hurdles,
     probe_and_hash,
     run_tasks,
     train_examples,
@@ -54,22 +55,25 @@ class EvalMemo:
     probe_steps: np.ndarray  # (P,) int64
     fit: np.ndarray        # (P, T) float64
     steps: np.ndarray      # (P, T) int64
+    stage_fit: np.ndarray  # (P, S) float64: hurdle stage results (NaN: never run)
+    stage_steps: np.ndarray  # (P, S) int64
     work_fit: np.ndarray   # (T,) scratch
     work_steps: np.ndarray  # (T,) scratch
     work_lanes: np.ndarray  # (T,) scratch
 
     @staticmethod
-    def create(population: int, max_instructions: int, num_tasks: int) -> "EvalMemo":
+    def create(population: int, max_instructions: int, num_tasks: int, stages: int = 0) -> "EvalMemo":
         """An empty memo for ``population`` slots of programs up to ``max_instructions``."""
-        P, n, T = population, max(1, max_instructions), num_tasks
+        P, n, T, S = population, max(1, max_instructions), num_tasks, stages
         return EvalMemo(np.zeros((P, n, 4), np.int64), np.zeros((P, n, 3)), np.full((P, 3), -1, np.int64),
                         np.zeros((P, T), np.uint64), np.zeros(P, np.int64), np.full((P, T), np.nan),
-                        np.zeros((P, T), np.int64), np.zeros(T), np.zeros(T, np.int64), np.zeros(T, np.int64))
+                        np.zeros((P, T), np.int64), np.full((P, S), np.nan), np.zeros((P, S), np.int64),
+                        np.zeros(T), np.zeros(T, np.int64), np.zeros(T, np.int64))
 
     def as_tuple(self) -> tuple[np.ndarray, ...]:
         """The arrays in kernel argument order."""
         return (self.code, self.cdata, self.seg, self.keys, self.probe_steps, self.fit, self.steps,
-                self.work_fit, self.work_steps, self.work_lanes)
+                self.stage_fit, self.stage_steps, self.work_fit, self.work_steps, self.work_lanes)
 
 
 @njit(cache=True)
@@ -91,34 +95,47 @@ def same_code(code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, m_code: np.n
 
 
 @njit(cache=True)
-def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, memo,
+def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, memo, hs,
                   p: int, slot: int) -> tuple:
     """:func:`~zeroevo.programs.evaluation.evaluate` of a child of slot ``p`` (-1: none) going to
     ``slot``, replaying slot ``p``'s memo when the compiled code is the same, and
-    remembering the result in ``slot``. Returns ``(fitness, train steps, FEC hits)``."""
-    m_code, m_cdata, m_seg, m_keys, m_probe, m_fit, m_steps, own_fit, own_steps, run = memo
+    remembering the result in ``slot``. Returns ``(fitness, train steps, FEC hits, hurdle stage)``."""
+    m_code, m_cdata, m_seg, m_keys, m_probe, m_fit, m_steps, m_sfit, m_ssteps, own_fit, own_steps, run = memo
     code, cdata, seg = sc[0], sc[1], sc[2]
     compile_program(ins, data, sizes, icfg[NS], icfg[NV], icfg[NM], icfg[ELIMINATE] != 0,
                     code, cdata, seg)
     T = tk[0].shape[0]
+    S = hs[0].shape[0]
     same = p >= 0 and same_code(code, cdata, seg, m_code, m_cdata, m_seg, p)
     for t in range(T):  # what this child knows of its own full runs
         own_fit[t] = m_fit[p, t] if same else np.nan
         own_steps[t] = m_steps[p, t] if same else 0
+    for k in range(S):  # ... and of its hurdle stages
+        hs[4][k] = m_sfit[p, k] if same else np.nan
+        hs[5][k] = m_ssteps[p, k] if same else 0
     full = tk[2].shape[1] * tk[2].shape[2]
     n_train = train_examples(code, seg, full, op_cost, fcfg)
     fit, steps, keys, lanes, miss = sc[3], sc[4], sc[8], sc[9], sc[10]
     hits = 0
     total = 0
+    stage = 0
+    result = 0.0
     if icfg[USE_FEC] == 0:
-        if not same:
-            run_tasks(code, cdata, seg, tk, lanes[:T], n_train, icfg, fcfg, fit, steps)
+        stage, result, total = pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lanes)
+        if stage == 0:
+            n_run = 0
+            for t in range(T):  # tasks never run in full (a parent stopped at a hurdle ran none)
+                if np.isnan(own_fit[t]):
+                    run[n_run] = t
+                    n_run += 1
+            if n_run > 0:
+                run_tasks(code, cdata, seg, tk, run[:n_run], n_train, icfg, fcfg, fit, steps)
+                for i in range(n_run):
+                    own_fit[run[i]] = fit[i]
+                    own_steps[run[i]] = steps[i]
             for t in range(T):
-                own_fit[t] = fit[t]
-                own_steps[t] = steps[t]
-        for t in range(T):
-            task_fit[t] = own_fit[t]
-            total += own_steps[t]
+                task_fit[t] = own_fit[t]
+                total += own_steps[t]
         probe = 0
     else:
         if same:
@@ -129,21 +146,25 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
             probe = probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc)
         total = probe
         hits, n_miss = lookup_tasks(fc, keys, T, task_fit, miss)
-        n_run = 0
-        for i in range(n_miss):
-            if np.isnan(own_fit[miss[i]]):  # never ran this task: run it now
-                run[n_run] = miss[i]
-                n_run += 1
-        if n_run > 0:
-            run_tasks(code, cdata, seg, tk, run[:n_run], n_train, icfg, fcfg, fit, steps)
-            for i in range(n_run):
-                own_fit[run[i]] = fit[i]
-                own_steps[run[i]] = steps[i]
-        for i in range(n_miss):
-            t = miss[i]
-            task_fit[t] = own_fit[t]
-            total += own_steps[t]
-            insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], own_fit[t])
+        if n_miss > 0:
+            stage, result, st = pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lanes)
+            total += st
+        if stage == 0:
+            n_run = 0
+            for i in range(n_miss):
+                if np.isnan(own_fit[miss[i]]):  # never ran this task: run it now
+                    run[n_run] = miss[i]
+                    n_run += 1
+            if n_run > 0:
+                run_tasks(code, cdata, seg, tk, run[:n_run], n_train, icfg, fcfg, fit, steps)
+                for i in range(n_run):
+                    own_fit[run[i]] = fit[i]
+                    own_steps[run[i]] = steps[i]
+            for i in range(n_miss):
+                t = miss[i]
+                task_fit[t] = own_fit[t]
+                total += own_steps[t]
+                insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], own_fit[t])
     # Remember (slot may be p itself: everything needed from p has been read).
     n = seg[2]
     m_code[slot, :n] = code[:n]
@@ -154,4 +175,9 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
         m_keys[slot, t] = keys[t]
         m_fit[slot, t] = own_fit[t]
         m_steps[slot, t] = own_steps[t]
-    return combine(task_fit, icfg[MEDIAN] != 0), total, hits
+    for k in range(S):
+        m_sfit[slot, k] = hs[4][k]
+        m_ssteps[slot, k] = hs[5][k]
+    if stage > 0:
+        return result, total, hits, stage
+    return combine(task_fit, icfg[MEDIAN] != 0), total, hits, 0

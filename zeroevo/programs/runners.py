@@ -16,7 +16,7 @@ from zeroevo.core.rng import seed64
 from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluation import ELIMINATE, NM, NS, NV, EvalScratch, op_costs, task_tuple
-from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays
+from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state
 from zeroevo.programs.fec import (
     FecArrays,
     export_entries,
@@ -84,7 +84,9 @@ class ChunkRunner:
         self.tk = task_tuple(tasks)
         self.fec = FecArrays.create(ev.fec_cache_size, ev.fec_forget_every)
         self.sc = EvalScratch.create(3 * self.spec.capacity, tasks.num_tasks, ev.fec_train, ev.fec_valid)
-        self.memo = EvalMemo.create(self.config.evolution.population, 3 * self.spec.capacity, tasks.num_tasks)
+        self.hurdles = hurdle_state(self.config)
+        self.memo = EvalMemo.create(self.config.evolution.population, 3 * self.spec.capacity, tasks.num_tasks,
+                                    len(self.hurdles.examples))
         self.fitness[:] = -np.inf
         self.births[:] = -1
 
@@ -93,7 +95,7 @@ class ChunkRunner:
         """Up to ``n_max`` births in one kernel call."""
         cols = [np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max, np.int8),
                 np.zeros(n_max, np.int8), np.zeros(n_max), np.zeros(n_max, np.int64),
-                np.zeros(n_max, np.int16)]
+                np.zeros(n_max, np.int16), np.zeros(n_max, np.int8)]
         allowed, n_allowed, bounds, mem = self.arrays
         evo = self.config.evolution
         done, steps = self.kern.run_chunk(
@@ -101,10 +103,11 @@ class ChunkRunner:
             mem, self.mutations, evo.mutate_prob, evo.tournament, self.config.program.initial == "random",
             evo.algorithm == "random", self.template.ins, self.template.data, self.template.sizes,
             self.tk, self.icfg, self.fcfg, self.op_cost, self.fec.as_tuple(), self.sc.as_tuple(),
-            self.memo.as_tuple(), seed64(self.config.run.seed), self.island, t0, b0, n_max, steps0, max_steps, *cols)
-        birth, parent, mut, status, fit, st, hits = (c[:done] for c in cols)
+            self.memo.as_tuple(), self.hurdles.as_tuple(), seed64(self.config.run.seed), self.island, t0, b0,
+            n_max, steps0, max_steps, *cols)
+        birth, parent, mut, status, fit, st, hits, stage = (c[:done] for c in cols)
         batch = BirthBatch(birth, np.full(done, self.island, np.int32), np.full(done, restart, np.int32),
-                           parent, mut, status, fit, st, hits)
+                           parent, mut, status, fit, st, hits, stage)
         return batch, int(steps)
 
     def program(self, slot: int) -> Program:
@@ -154,7 +157,8 @@ class ChunkRunner:
     def export_state(self) -> dict[str, np.ndarray]:
         """Population and FEC as arrays (layout-free, for snapshots)."""
         return {"pop_ins": self.ins, "pop_data": self.data, "pop_sizes": self.sizes,
-                "pop_fitness": self.fitness, "pop_births": self.births, **export_entries(self.fec)}
+                "pop_fitness": self.fitness, "pop_births": self.births, **export_entries(self.fec),
+                **self.hurdles.export()}
 
     def import_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`export_state` output after :meth:`start`."""
@@ -166,6 +170,7 @@ class ChunkRunner:
                                   f"needs {target.shape}: population or program sizes changed")
             target[...] = arrays[name]
         import_entries(self.fec, arrays)
+        self.hurdles.restore(arrays)
 
 
 class PythonRunner:
@@ -183,7 +188,7 @@ class PythonRunner:
         self.engine = Engine(self.space, evo.population, evo.tournament, seed64(self.config.run.seed),
                              self.island, evo.algorithm, MUTATIONS)
         self.evaluate = PythonProgramEvaluator(self.spec, tasks, self.icfg, self.fcfg,
-                                               ev.fec_cache_size, ev.fec_forget_every)
+                                               ev.fec_cache_size, ev.fec_forget_every, hurdle_state(self.config))
 
     @property
     def fitness(self) -> np.ndarray:  # type: ignore[override]
@@ -210,7 +215,8 @@ class PythonRunner:
         progs = [g if g is not None else empty for g in self.engine.genomes]
         return {"pop_ins": np.stack([g.ins for g in progs]), "pop_data": np.stack([g.data for g in progs]),
                 "pop_sizes": np.stack([g.sizes for g in progs]), "pop_fitness": self.engine.fitness,
-                "pop_births": self.engine.births, **lru_entries(self.evaluate.cache)}
+                "pop_births": self.engine.births, **lru_entries(self.evaluate.cache),
+                **self.evaluate.hurdles.export()}
 
     def import_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`export_state` output after :meth:`start`."""
@@ -221,3 +227,4 @@ class PythonRunner:
                              arrays["pop_sizes"][k].copy()) if e.births[k] >= 0 else None
                      for k in range(e.P)]
         lru_from_entries(self.evaluate.cache, arrays)
+        self.evaluate.hurdles.restore(arrays)

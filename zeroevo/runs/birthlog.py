@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from zeroevo.core.births import COLUMNS, BirthBatch
+from zeroevo.core.births import COLUMNS, LATER_COLUMNS, BirthBatch
 from zeroevo.core.errors import RunDirError
 from zeroevo.runs.storage import fsync_dir
 
@@ -69,12 +69,24 @@ def _read_segment(path: Path) -> list[pa.RecordBatch]:
     return batches
 
 
+def _upgrade(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A batch of a log written before some columns existed, with them added (zeros)."""
+    missing = [f for f in BASE_FIELDS if f.name in LATER_COLUMNS and f.name not in batch.schema.names]
+    if not missing:
+        return batch
+    arrays = list(batch.columns) + [pa.array(np.zeros(batch.num_rows, COLUMNS[f.name])) for f in missing]
+    fields = list(batch.schema) + missing
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields, metadata=batch.schema.metadata))
+
+
 def read_segments(paths: list[Path]) -> pa.Table | None:
-    """Every whole batch of ``paths`` as one table (None when there is nothing)."""
-    batches = [b for p in paths for b in _read_segment(p)]
+    """Every whole batch of ``paths`` as one table (None when there is nothing); columns
+    added since a segment was written read as zeros."""
+    batches = [_upgrade(b) for p in paths for b in _read_segment(p)]
     if not batches:
         return None
-    return pa.Table.from_batches(batches)
+    names = [f.name for f in batches[-1].schema]  # the newest layout; older batches reordered to it
+    return pa.Table.from_batches([b.select(names) if b.schema.names != names else b for b in batches])
 
 
 def read_log(run_dir: str | Path) -> pa.Table | None:

@@ -125,8 +125,8 @@ def resume_run(path: str | Path, config: Any = None, force: bool = False,
             forced = _forced_changes(stored, config)
             if forced and not force:
                 shown = ", ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in list(forced.items())[:4])
-                raise RunDirError(f"this config changes {run_dir.path}'s search ({shown}); only stop limits may "
-                                  "change on resume: use --force to resume with it anyway (recorded)")
+                raise RunDirError(f"the config differs from the one {run_dir.path} was started with ({shown}); only "
+                                  "stop limits may change on resume: use --force to resume with it anyway (recorded)")
             if forced:
                 warnings.warn(f"resuming {run_dir.path} with a changed config (--force): {', '.join(forced)}",
                               stacklevel=2)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from zeroevo.core.births import COLUMNS
+from zeroevo.core.births import COLUMNS, LATER_COLUMNS
 from zeroevo.core.config import config_digest, full_digest
 from zeroevo.core.errors import RunDirError, ZeroevoError
 from zeroevo.runs.birthlog import read_segments, segment_index, segment_paths
@@ -80,7 +80,7 @@ def _check_schema(path: Path, mutations: list | None) -> str | None:
             schema = ipc.open_file(source).schema
     except (pa.ArrowInvalid, OSError) as exc:
         return f"is not a readable Arrow file ({type(exc).__name__})"
-    missing = [c for c in COLUMNS if c not in schema.names]
+    missing = [c for c in COLUMNS if c not in schema.names and c not in LATER_COLUMNS]
     if missing:
         return f"lacks column(s) {', '.join(missing)}"
     raw = (schema.metadata or {}).get(b"zeroevo.mutations")
@@ -89,19 +89,32 @@ def _check_schema(path: Path, mutations: list | None) -> str | None:
     return None
 
 
-def _check_segments(run_dir: RunDir, manifest: Manifest, mutations: list | None, report: Verification) -> None:
+def _check_chain(manifest: Manifest, report: Verification) -> None:
+    """The manifest's own record: segments numbered 0, 1, ... holding consecutive births."""
     expected_first = 0
     for k, entry in enumerate(manifest.segments):
-        where = _segment_where(entry)
         if segment_index(entry["file"]) != k:
             report.problems.append(f"the manifest lists log/{entry['file']} where segment {k} belongs: a segment is missing")
             return
-        wrong = check_file(run_dir.path, "log", entry) or _check_schema(run_dir.log_dir / entry["file"], mutations)
-        if wrong:
-            report.problems.append(f"{where} {wrong}")
         if entry["first_birth"] != expected_first or entry["rows"] != entry["last_birth"] - entry["first_birth"] + 1:
-            report.problems.append(f"{where}: its {entry['rows']} births do not continue the log at birth {expected_first}")
+            report.problems.append(f"{_segment_where(entry)}: its {entry['rows']} births do not continue the log at "
+                                   f"birth {expected_first}")
         expected_first = entry["last_birth"] + 1
+
+
+def _check_segments(run_dir: RunDir, manifest: Manifest, mutations: list | None, report: Verification) -> None:
+    """Every closed segment the chosen snapshot continues from is there, whole and unchanged.
+    Later ones are replayed on resume: damage there costs only the recomputing."""
+    end = report.snapshot["log_segment"] if report.snapshot else 0
+    for entry in manifest.segments:
+        wrong = check_file(run_dir.path, "log", entry) or _check_schema(run_dir.log_dir / entry["file"], mutations)
+        if not wrong:
+            continue
+        if segment_index(entry["file"]) < end:
+            report.problems.append(f"{_segment_where(entry)} {wrong}")
+        else:
+            report.warnings.append(f"{_segment_where(entry)} {wrong}; it comes after the snapshot resumed from, "
+                                   "so its births are replayed")
 
 
 def _choose_snapshot(run_dir: RunDir, manifest: Manifest, report: Verification) -> None:
@@ -196,8 +209,9 @@ def verify(path: str | Path) -> Verification:
     if manifest.legacy:
         _check_legacy(run_dir, report)
     else:
-        _check_segments(run_dir, manifest, meta.get("mutations"), report)
+        _check_chain(manifest, report)
         _choose_snapshot(run_dir, manifest, report)
+        _check_segments(run_dir, manifest, meta.get("mutations"), report)
         _check_unlisted(run_dir, manifest, report)
     _check_tail(run_dir, report)
     return report
