@@ -205,6 +205,9 @@ def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001
                f"wall {result.wall_seconds:.1f} s{compiled}")
     select = ("not selected (no restart finished)" if result.select_fitness is None
               else f"{result.select_fitness:.6f}")
+    if result.baselines:
+        click.echo("final fitness of hand-written learners on the same tasks: " + "  ".join(
+            f"{name} {b['final_fitness']:.6f} (lr {b['lr']:g})" for name, b in result.baselines.items()))
     click.echo(f"fitness: search {result.search_fitness:.6f}  select {select}  "
                f"final {result.final_fitness:.6f}")
 

@@ -1,6 +1,7 @@
 """Task generators and task sets (zeroevo/tasks.py)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,31 @@ def test_binary_projected_on_fashion_mnist() -> None:
         generate(TaskSpec(**{**spec.__dict__, "classes": (3, 3), "num_tasks": 1}))
     with pytest.raises(ConfigError, match="two different classes"):
         generate(TaskSpec(**{**spec.__dict__, "classes": (0, 10), "num_tasks": 1}))
+
+
+def test_held_out_pairs_never_appear_in_search_tasks() -> None:
+    from zeroevo.programs.tasks import HELD_OUT_PAIRS, task_pair
+    from zeroevo.runs.presets import load_preset
+
+    cfg = load_preset("binary-fashion")
+    held = set(HELD_OUT_PAIRS)
+    search = {task_pair(cfg.search_tasks.with_seeds(seed), ds, 10) for seed in range(60)
+              for ds in cfg.search_tasks.with_seeds(seed).seeds()[0]}
+    assert len(search) == 36 and not search & held  # every search pair drawn, none held out
+    for spec in (cfg.select_tasks.with_seeds(3), cfg.final_tasks):
+        assert {task_pair(spec, ds, 10) for ds in spec.seeds()[0]} <= held
+    assert cfg.final_tasks.valid_split == "test" and cfg.search_tasks.valid_split == "train"
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+def test_final_tasks_validate_on_test_split_images() -> None:
+    from zeroevo.data.images import load_image_dataset
+
+    images = load_image_dataset("fashion_mnist")
+    spec = TaskSpec(kind="binary_projected", num_tasks=2, features=8, num_train=100, num_valid=40, pairs="held_out",
+                    valid_split="test", data_seeds=(5,), param_seeds=(6,))
+    tasks = generate(spec)
+    assert tasks.x_train.shape == (2, 100, 8) and tasks.x_valid.shape == (2, 40, 8)
+    assert set(np.unique(tasks.y_valid)) == {0.0, 1.0} and len(images.x_test) == 10000
+    other = generate(dataclasses.replace(spec, valid_split="train"))
+    assert not np.array_equal(other.x_valid, tasks.x_valid) and np.array_equal(other.x_train, tasks.x_train)

@@ -138,6 +138,9 @@ def best(run_dir: str, as_json: bool) -> None:
     click.echo(f"\nbirth {r['birth']}  restart {r['restart']}{src}")
     select = "not selected: no restart finished" if r["select_fitness"] is None else _f(r["select_fitness"])
     click.echo(f"fitness: search {_f(r['search_fitness'])}  select {select}  final {_f(r['final_fitness'])}")
+    for name, b in (r.get("baselines") or {}).items():
+        click.echo(f"  vs {name.replace('_', ' ')} (hand-written, lr {b['lr']:g}, same final tasks): "
+                   f"final {_f(b['final_fitness'])}")
 
 
 @analyze.command()

@@ -135,6 +135,7 @@ def best_report(run: Run) -> dict[str, Any]:
     final = full_fitness(run.config, run.spec, b.program, final_tasks(run.config))
     return {"birth": b.birth, "restart": b.restart, "source": b.source, "search_fitness": b.search_fitness,
             "select_fitness": b.select_fitness, "final_fitness": final,
+            "baselines": run.run_dir.document("baselines"),
             "program": render(b.program, run.spec.features), "genome": encode(b.program)}
 
 

@@ -90,17 +90,11 @@ class RunRecorder(BirthSink, Protocol):
     def close(self) -> None:
         """Flush and close what is open."""
 
-    def best(self) -> list[dict]:
-        """The best genomes recorded so far (oldest first)."""
+    def document(self, name: str) -> Any:
+        """A JSON document kept beside the log (``best``, ``final``, ``baselines``; None: absent)."""
 
-    def save_best(self, entries: list[dict]) -> None:
-        """Replace the recorded best genomes."""
-
-    def final(self) -> dict | None:
-        """The recorded final stage so far (None: none recorded)."""
-
-    def save_final(self, data: dict) -> None:
-        """Replace the recorded final stage."""
+    def save_document(self, name: str, data: Any) -> None:
+        """Rewrite a JSON document kept beside the log."""
 
     def log(self) -> Any:
         """The birth log recorded so far (a ``pyarrow.Table``; None when empty)."""

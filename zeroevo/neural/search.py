@@ -189,14 +189,15 @@ class NeuralSearch:
                     self.snapshot()
             if self.recorder is not None:
                 self.snapshot()
-                self.recorder.save_best([{"birth": self.best[0], "fitness": self.best[1],
+                self.recorder.save_document("best", [{"birth": self.best[0], "fitness": self.best[1],
                                           "genome": self.best[2], "kept": True}])
             final = None
             searched = self.committed >= limit or not cfg.run.max_seconds or time.time() - wall0 < cfg.run.max_seconds
             if cfg.final.top_k and self.best[2] is not None and searched:
                 final = run_final_stage(cfg.space.name, self.archive, cfg.run.seed, cfg.final, dispatcher,
-                                        self.recorder.final() if self.recorder else None,
-                                        self.recorder.save_final if self.recorder else None)
+                                        self.recorder.document("final") if self.recorder else None,
+                                        (lambda data: self.recorder.save_document("final", data))
+                                        if self.recorder else None)
         finally:
             dispatcher.close()
             if self.recorder is not None:

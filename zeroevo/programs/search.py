@@ -11,6 +11,7 @@ Python reference loop; both give the same birth log for the same config.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -19,6 +20,7 @@ import numpy as np
 
 from zeroevo.core.births import BirthBatch, BirthSink, RunRecorder
 from zeroevo.core.rng import PURPOSE_RESTART, key_of
+from zeroevo.programs.baselines import baselines
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluator import full_fitness
 from zeroevo.programs.runners import ChunkRunner, PythonRunner, Runner
@@ -73,6 +75,7 @@ class SearchResult:
     compile_seconds: float
     program: Program = field(repr=False)
     text: str = field(repr=False)
+    baselines: dict | None = field(default=None, repr=False)  # hand-written learners' final fitness
 
     def to_json(self) -> dict:
         """The result as a JSON-able dict (``program`` is the readable text)."""
@@ -80,7 +83,7 @@ class SearchResult:
                 "search_fitness": self.search_fitness, "select_fitness": self.select_fitness,
                 "final_fitness": self.final_fitness, "fec_hit_rate": self.fec_hit_rate,
                 "cpu_seconds": self.cpu_seconds, "wall_seconds": self.wall_seconds,
-                "compile_seconds": self.compile_seconds, "program": self.text}
+                "compile_seconds": self.compile_seconds, "program": self.text, "baselines": self.baselines}
 
 
 @dataclass
@@ -159,10 +162,10 @@ class ProgramSearch:
         if self.recorder is not None:
             from zeroevo.spaces.program.space import encode
 
-            entries = self.recorder.best() + [{
+            entries = (self.recorder.document("best") or []) + [{
                 "restart": s.restart, "birth": birth, "search_fitness": search_fit,
                 "select_fitness": fit, "kept": fit == s.best_select, "genome": encode(program)}]
-            self.recorder.save_best(entries)
+            self.recorder.save_document("best", entries)
 
     def _limits_hit(self, wall0: float) -> bool:
         r, s = self.config.run, self.state
@@ -240,10 +243,18 @@ class ProgramSearch:
         self.runner.start(self.tasks_for(0, self.state.restart))
 
     def _finish(self, cpu0: float, wall0: float) -> SearchResult:
+        cpu, wall = time.process_time() - cpu0, time.time() - wall0
         if self.recorder is not None:
             self.snapshot()
+            if self.config.final_tasks.kind == "binary_projected" and self.recorder.document("baselines") is None:
+                # What the evolved program has to beat, once per run (see programs.baselines).
+                self.recorder.save_document("baselines", baselines(self.config, self.tasks_for(1, 0),
+                                                                   self.tasks_for(2, 0)))
             self.recorder.close()
-        return self._result(time.process_time() - cpu0, time.time() - wall0)
+        result = self._result(cpu, wall)
+        if self.recorder is not None:
+            result = dataclasses.replace(result, baselines=self.recorder.document("baselines"))
+        return result
 
     # ---- snapshots ----------------------------------------------------------------------
     def snapshot(self) -> None:

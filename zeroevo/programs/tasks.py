@@ -26,6 +26,10 @@ from zeroevo.core.rng import (
 )
 
 TASK_KINDS = ("linear", "relu_teacher", "binary_projected")
+PAIR_SETS = ("all", "search", "held_out")
+# The class pairs AutoML-Zero's reference holds out of its binary search tasks (run_baseline.sh):
+# search draws from the other 36 of the 45 pairs; selection and the final report use these 9.
+HELD_OUT_PAIRS = ((0, 5), (0, 9), (1, 8), (2, 9), (3, 5), (3, 6), (3, 8), (4, 6), (8, 9))
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,11 @@ class TaskSpec:
     dataset_path: str | None = doc("binary_projected: folder with mnist or cifar10 files", None)
     classes: tuple[int, int] | None = doc("binary_projected: [positive, negative] classes (absent: a seeded pair)",
                                           None)
+    pairs: str = doc("binary_projected: draw each task's class pair from 'all' 45 pairs, the 36 'search' pairs "
+                     "or the 9 'held_out' ones", "all")
+    held_out_pairs: tuple[tuple[int, int], ...] = doc("binary_projected: the held-out [positive, negative] pairs",
+                                                      HELD_OUT_PAIRS)
+    valid_split: str = doc("binary_projected: validation images from the 'train' or the 'test' split", "train")
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -53,6 +62,12 @@ class TaskSpec:
                 raise ConfigError(f"tasks.{name} = {getattr(self, name)} must be at least 1")
         if self.features > 256:
             raise ConfigError(f"tasks.features = {self.features} is out of range; allowed 1..256")
+        if self.pairs not in PAIR_SETS:
+            raise ConfigError(f"tasks.pairs = {self.pairs!r} is not allowed; expected one of {', '.join(PAIR_SETS)}")
+        if self.valid_split not in ("train", "test"):
+            raise ConfigError(f"tasks.valid_split = {self.valid_split!r} is not allowed; expected 'train' or 'test'")
+        if not self.held_out_pairs or any(len(p) != 2 or p[0] == p[1] for p in self.held_out_pairs):
+            raise ConfigError(f"tasks.held_out_pairs = {self.held_out_pairs!r} must be pairs of two different classes")
 
     def seeds(self) -> tuple[list[int], list[int]]:
         """Per-task (data, param) seeds: given ones, then each previous seed + 1."""
@@ -134,7 +149,70 @@ def _image_data(name: str, path: str | None):  # noqa: ANN202 - ImageData, impor
     return load_image_dataset(name, path)
 
 
+def class_pairs(spec: TaskSpec, n_classes: int) -> list[tuple[int, int]]:
+    """The (positive, negative) pairs a binary task may draw: all, the search ones (all but
+    the held-out ones) or the held-out ones."""
+    held = [tuple(int(c) for c in p) for p in spec.held_out_pairs]
+    if any(not (0 <= c < n_classes) for p in held for c in p):
+        raise ConfigError(f"tasks.held_out_pairs = {spec.held_out_pairs!r} names a class outside 0..{n_classes - 1}")
+    every = [(i, j) for i in range(n_classes) for j in range(i + 1, n_classes)]
+    if spec.pairs == "held_out":
+        return held
+    if spec.pairs == "search":
+        return [p for p in every if p not in held and p[::-1] not in held]
+    return every
+
+
+def task_pair(spec: TaskSpec, data_seed: int, n_classes: int,
+              rng: np.random.Generator | None = None) -> tuple[int, int]:
+    """The (positive, negative) classes of the binary task with ``data_seed`` (protocol tasks)."""
+    rng = rng if rng is not None else numpy_generator(data_seed, 613211503)
+    pairs = [tuple(spec.classes)] if spec.classes is not None else class_pairs(spec, n_classes)
+    return pairs[int(rng.integers(len(pairs)))]
+
+
+def _sampled_pair(spec: TaskSpec, data_seed: int, param_seed: int) -> tuple[np.ndarray, ...]:
+    """A binary task of the paper's protocol: a pair from the allowed set, training images
+    sampled from the train split, validation images from the chosen split (disjoint). The
+    training examples do not depend on where the validation ones come from."""
+    images = _image_data(spec.dataset, spec.dataset_path)
+    pos, neg = task_pair(spec, data_seed, len(images.classes))
+    pick_train, pick_valid = numpy_generator(data_seed, 613211504), numpy_generator(data_seed, 613211505)
+    flat_train = images.x_train.reshape(len(images.x_train), -1)
+    test = spec.valid_split == "test"
+    flat_valid = images.x_test.reshape(len(images.x_test), -1) if test else flat_train
+    parts: dict[str, list] = {"train": [], "valid": []}
+    for cls, label in ((pos, 1.0), (neg, 0.0)):
+        pool = pick_train.permutation(np.flatnonzero(images.y_train == cls))
+        n_tr = (spec.num_train + (label > 0)) // 2  # positives get the odd one
+        n_va = (spec.num_valid + (label > 0)) // 2
+        train_idx = pool[:n_tr]
+        valid_pool = np.flatnonzero(images.y_test == cls) if test else pool[n_tr:]
+        valid_idx = pick_valid.permutation(valid_pool)[:n_va]
+        if len(train_idx) < n_tr or len(valid_idx) < n_va:
+            raise ConfigError(f"{spec.dataset} has too few images of class {cls} for {spec.num_train} training "
+                              f"and {spec.num_valid} validation examples per task")
+        parts["train"].append((flat_train[train_idx].astype(np.float64), np.full(n_tr, label)))
+        parts["valid"].append((flat_valid[valid_idx].astype(np.float64), np.full(n_va, label)))
+    proj = numpy_generator(param_seed, 4123).standard_normal((flat_train.shape[1], spec.features))
+    out = []
+    for name, shuffle in (("train", numpy_generator(data_seed, 613211506)),
+                          ("valid", numpy_generator(data_seed, 613211507))):
+        x = np.concatenate([p[0] for p in parts[name]]) @ proj
+        y = np.concatenate([p[1] for p in parts[name]])
+        order = shuffle.permutation(len(y))
+        out.append((x[order], y[order]))
+    (xt, yt), (xv, yv) = out
+    mean, std = xt.mean(axis=0), xt.std(axis=0)  # standardised on the training examples
+    std = np.where(std > 0, std, 1.0)
+    return np.concatenate([(xt - mean) / std, (xv - mean) / std]), np.concatenate([yt, yv])
+
+
 def _binary_projected(spec: TaskSpec, data_seed: int, param_seed: int) -> tuple[np.ndarray, ...]:
+    if spec.pairs != "all" or spec.valid_split != "train":
+        return _sampled_pair(spec, data_seed, param_seed)
+    # The original protocol (kept as it was, so earlier runs replay): the first images of
+    # a pair drawn from all 45, training and validation from the train split.
     images = _image_data(spec.dataset, spec.dataset_path)
     n_classes = len(images.classes)
     rng = numpy_generator(data_seed, 856572777)

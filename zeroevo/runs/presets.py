@@ -34,6 +34,47 @@ ALL_OPS = [
     "VECTOR_UNIFORM_SET", "MATRIX_UNIFORM_SET", "SCALAR_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET",
     "MATRIX_GAUSSIAN_SET"]
 
+# The reference's "basic" binary setting (run_baseline.sh): restricted ops per component.
+BASIC_SETUP_OPS = ["SCALAR_CONST_SET", "SCALAR_GAUSSIAN_SET", "SCALAR_UNIFORM_SET", "VECTOR_GAUSSIAN_SET",
+                   "VECTOR_UNIFORM_SET", "MATRIX_GAUSSIAN_SET", "MATRIX_UNIFORM_SET"]
+BASIC_PREDICT_OPS = ["SCALAR_SUM", "MATRIX_VECTOR_PRODUCT", "VECTOR_MAX", "VECTOR_INNER_PRODUCT", "VECTOR_SUM"]
+BASIC_LEARN_OPS = ["SCALAR_SUM", "SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_VECTOR_PRODUCT", "VECTOR_SUM",
+                   "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT", "VECTOR_OUTER_PRODUCT", "MATRIX_SUM"]
+
+# The paper's binary protocol: search on 36 class pairs; select on the 9 held-out pairs;
+# report on the held-out pairs, validated on test-split images.
+_BINARY = {"kind": "binary_projected", "features": 16, "num_train": 8000, "num_valid": 1000,
+           "dataset": "fashion_mnist"}
+BINARY_TASKS = {
+    "search_tasks": {**_BINARY, "num_tasks": 10, "pairs": "search"},
+    "select_tasks": {**_BINARY, "num_tasks": 10, "pairs": "held_out"},
+    "final_tasks": {**_BINARY, "num_tasks": 100, "pairs": "held_out", "valid_split": "test",
+                    "data_seeds": [1000000], "param_seeds": [2000000]},
+}
+
+# Adaptation: the 2-layer net's ops (and the demo's), plus ops that change how a learner
+# learns (rates, normalisation, noise), from a working learner.
+ADAPT_OPS = DEMO_OPS + ["MATRIX_VECTOR_PRODUCT", "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT", "VECTOR_OUTER_PRODUCT",
+                        "MATRIX_SUM", "SCALAR_SUM", "SCALAR_DIVISION", "SCALAR_ABS", "SCALAR_EXP",
+                        "SCALAR_RECIPROCAL", "VECTOR_NORM", "VECTOR_MEAN", "VECTOR_ST_DEV", "SCALAR_MAX",
+                        "SCALAR_MIN", "VECTOR_ABS", "SCALAR_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET",
+                        "MATRIX_GAUSSIAN_SET", "SCALAR_MATRIX_PRODUCT"]
+
+
+def _adaptation(initial: str) -> dict:
+    return {
+        "program": {"features": 16, "scalars": 8, "vectors": 10, "matrices": 3, "setup_ops": ADAPT_OPS,
+                    "predict_ops": ADAPT_OPS, "learn_ops": ADAPT_OPS, "init_sizes": [3, 4, 8],
+                    "min_sizes": [0, 1, 0], "max_sizes": [8, 10, 16], "initial": initial},
+        "evolution": {"population": 100, "tournament": 10, "mutate_prob": 0.9,
+                      "mutations": ["alter_param", "insert", "remove", "randomize_instruction"],
+                      "max_train_steps": 4e9},
+        "evaluation": {"fec": True, "fec_train": 10, "fec_valid": 10, "train_budget": 4.0},
+        **BINARY_TASKS,
+        "run": {"sufficient_fitness": 0.0},
+    }
+
+
 PRESETS: dict[str, tuple[str, dict]] = {
     "demo": (
         "AutoML-Zero's demo: rediscover linear regression trained by SGD (linear tasks, F=4).",
@@ -78,7 +119,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
         },
     ),
     "binary-fashion": (
-        "The paper's baseline: projected binary Fashion-MNIST (F=16), all ops, from empty programs.",
+        "The paper's binary protocol: projected Fashion-MNIST pairs (F=16), all ops, from empty programs.",
         {
             "program": {"features": 16, "scalars": 20, "vectors": 20, "matrices": 20,
                         "setup_ops": ALL_OPS, "predict_ops": ALL_OPS, "learn_ops": ALL_OPS,
@@ -89,15 +130,32 @@ PRESETS: dict[str, tuple[str, dict]] = {
                                         "randomize_component", "alter_param"],
                           "max_train_steps": 1e10},
             "evaluation": {"fec": True, "fec_train": 10, "fec_valid": 10, "train_budget": 2.0},
-            "search_tasks": {"kind": "binary_projected", "num_tasks": 10, "features": 16,
-                             "num_train": 8000, "num_valid": 1000, "dataset": "fashion_mnist"},
-            "select_tasks": {"kind": "binary_projected", "num_tasks": 10, "features": 16,
-                             "num_train": 8000, "num_valid": 1000, "dataset": "fashion_mnist"},
-            "final_tasks": {"kind": "binary_projected", "num_tasks": 10, "features": 16,
-                            "num_train": 8000, "num_valid": 1000, "dataset": "fashion_mnist",
-                            "data_seeds": [1000000], "param_seeds": [2000000]},
+            **BINARY_TASKS,
             "run": {"sufficient_fitness": 0.0},
         },
+    ),
+    "binary-fashion-basic": (
+        "The reference's 'basic' binary baseline (run_baseline.sh): its restricted ops and sizes, no FEC.",
+        {
+            "program": {"features": 16, "scalars": 5, "vectors": 9, "matrices": 2,
+                        "setup_ops": BASIC_SETUP_OPS, "predict_ops": BASIC_PREDICT_OPS,
+                        "learn_ops": BASIC_LEARN_OPS, "init_sizes": [1, 1, 1], "min_sizes": [1, 1, 1],
+                        "max_sizes": [7, 11, 23], "initial": "noop"},
+            "evolution": {"population": 100, "tournament": 10, "mutate_prob": 0.9,
+                          "mutations": ["alter_param", "randomize_component", "insert", "remove"],
+                          "max_train_steps": 1e11},
+            "evaluation": {"fec": False, "train_budget": 2.0},
+            **BINARY_TASKS,
+            "run": {"sufficient_fitness": 0.0},
+        },
+    ),
+    "binary-fashion-adapt-linear": (
+        "Adaptation (paper sec. 4.3): evolve improvements to logistic regression by SGD on binary Fashion-MNIST.",
+        _adaptation("linear"),
+    ),
+    "binary-fashion-adapt-nn": (
+        "Adaptation (paper sec. 4.3): evolve improvements to a 2-layer net trained by backprop on binary Fashion-MNIST.",
+        _adaptation("neural_net"),
     ),
     "fashion-layers": (
         "Layer-sequence architectures (conv/pool/dense with skips) on Fashion-MNIST, a small CPU proxy.",

@@ -106,21 +106,13 @@ class Recorder:
         self.writer.close()
         self.lock.release()
 
-    def best(self) -> list[dict]:
-        """The run's best genomes (``best.json``), oldest first."""
-        return self.run_dir.best()
+    def document(self, name: str) -> Any:
+        """A JSON document kept beside the log (``best``, ``final``, ``baselines``)."""
+        return self.run_dir.document(name)
 
-    def save_best(self, entries: list[dict]) -> None:
-        """Rewrite the run's best genomes."""
-        self.run_dir.save_best(entries)
-
-    def final(self) -> dict | None:
-        """The run's final stage so far (``final.json``)."""
-        return self.run_dir.final()
-
-    def save_final(self, data: dict) -> None:
-        """Rewrite the run's final stage."""
-        self.run_dir.save_final(data)
+    def save_document(self, name: str, data: Any) -> None:
+        """Rewrite a JSON document kept beside the log."""
+        self.run_dir.save_document(name, data)
 
     def log(self) -> pa.Table | None:
         """The birth log on disk (closed segments and the flushed open one)."""

@@ -7,6 +7,7 @@ RUN/
   snapshots/snap-<births>.arrow   search state at a chunk boundary (the last two are kept)
   best.json                 every restart's selected program, outright (not replayed)
   final.json                neural runs: the final stage (top architectures retrained and tested)
+  baselines.json            program runs: hand-written learners on the final tasks, for comparison
   manifest.json             every closed segment and kept snapshot with its checksum
   lock                      held (flock) by the one process writing the run
 ```
@@ -167,22 +168,26 @@ class RunDir:
             raise RunDirError(f"no snapshot in {self.snapshot_dir} holds up (run `zeroevo verify {self.path}`)")
         return None
 
-    # ---- best genomes -----------------------------------------------------------------
+    # ---- documents: JSON files a search keeps beside its log --------------------------------
+    DOCUMENTS = ("best", "final", "baselines")
+
+    def document(self, name: str) -> Any:
+        """The JSON document ``name`` (``best``, ``final``, ``baselines``); None when absent."""
+        if name not in self.DOCUMENTS:
+            raise ValueError(f"unknown run document {name!r}")
+        path = self.path / f"{name}.json"
+        return read_json(path, f"{name} file") if path.exists() else None
+
+    def save_document(self, name: str, data: Any) -> None:
+        """Rewrite the JSON document ``name`` (atomically)."""
+        if name not in self.DOCUMENTS:
+            raise ValueError(f"unknown run document {name!r}")
+        write_json(self.path / f"{name}.json", data)
+
     def best(self) -> list[dict]:
         """Every restart's selected candidate (``best.json``), oldest first."""
-        path = self.path / "best.json"
-        return read_json(path, "best-genome file") if path.exists() else []
+        return self.document("best") or []
 
-    def save_best(self, entries: list[dict]) -> None:
-        """Rewrite ``best.json``."""
-        write_json(self.path / "best.json", entries)
-
-    # ---- the final stage (neural runs) -----------------------------------------------------
     def final(self) -> dict | None:
-        """``final.json``: the final stage's candidates, retrainings and winner (None: none yet)."""
-        path = self.path / "final.json"
-        return read_json(path, "final-stage file") if path.exists() else None
-
-    def save_final(self, data: dict) -> None:
-        """Rewrite ``final.json``."""
-        write_json(self.path / "final.json", data)
+        """``final.json``: the neural final stage's candidates, retrainings and winner."""
+        return self.document("final")
