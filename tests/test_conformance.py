@@ -30,8 +30,9 @@ SPACE_CONFIGS = {
                               "remove", "trade", "randomize_algorithm", "identity"]},
     "layers": {"max_layers": 6},
     "nasnet": {"blocks": 3, "cells_per_stack": 1, "stacks": 2, "filters": 4},
+    "hierarchical": {"levels": 3, "motifs": [3, 1], "nodes": [3, 4], "filters": 4, "cells": 2},
 }
-DRAWS = {"program": 3000, "layers": 2000, "nasnet": 2000}
+DRAWS = {"program": 3000, "layers": 2000, "nasnet": 2000, "hierarchical": 2000}
 
 
 def test_every_registered_space_is_covered():
@@ -62,7 +63,7 @@ def test_space_genomes_stay_valid_and_round_trip(name):
     assert len(seen_mutations) >= 2
 
 
-@pytest.mark.parametrize("name", ["layers", "nasnet"])
+@pytest.mark.parametrize("name", ["layers", "nasnet", "hierarchical"])
 def test_neural_spaces_build_what_they_draw(name):
     import torch
 

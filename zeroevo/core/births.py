@@ -22,9 +22,10 @@ COLUMNS = {
     "steps": np.int64,      # training steps this birth cost
     "fec_hits": np.int16,   # tasks answered by the FEC
     "stage": np.int8,       # the hurdle stage that stopped the birth (0: not stopped)
+    "cost": np.float64,     # the birth's cost ([objectives] cost: size, parameters, FLOPs, latency ...)
 }
 # Columns a log written before they existed may lack; readers fill them with zeros.
-LATER_COLUMNS = ("stage",)
+LATER_COLUMNS = ("stage", "cost")
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +42,7 @@ class BirthBatch:
     steps: np.ndarray
     fec_hits: np.ndarray
     stage: np.ndarray
+    cost: np.ndarray
 
     def __len__(self) -> int:
         return len(self.birth)

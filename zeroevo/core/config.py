@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomllib
 
 from zeroevo.core.errors import ConfigError
@@ -81,6 +82,42 @@ class DispatchConfig:
         check(self.migrants >= 0, "dispatch.migrants", self.migrants, ">= 0")
         check(self.scheduler == "" or self.scheduler.startswith(("tcp://", "tls://", "inproc://", "ucx://")),
                "dispatch.scheduler", self.scheduler, "'' or an address like tcp://127.0.0.1:8786")
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """Accuracy against cost: what a tournament compares (see zeroevo.core.objectives)."""
+
+    mode: str = doc("accuracy, limit (a hard cost limit), soft (MnasNet's reward) or pareto", "accuracy")
+    cost: str = doc("the cost recorded and used: programs size or executed; neural params, flops, latency, "
+                    "latency_batch or table_latency ('' = size / params)", "")
+    limit: float = doc("mode limit: the largest cost a candidate may have", 0.0)
+    target: float = doc("mode soft: the target cost T of fitness * (cost / T) ** weight", 1.0)
+    weight: float = doc("mode soft: the exponent (MnasNet: -0.07)", -0.07)
+    latency_table: str = doc("cost table_latency: a per-layer latency table measured on the target device "
+                             "(zeroevo latency-table)", "")
+
+    def __post_init__(self) -> None:
+        check(self.mode in ("accuracy", "limit", "soft", "pareto"), "objectives.mode", self.mode,
+              "accuracy, limit, soft or pareto")
+        check(self.mode != "limit" or self.limit > 0, "objectives.limit", self.limit, "> 0 with mode limit")
+        check(self.target > 0, "objectives.target", self.target, "> 0")
+        check(self.cost != "table_latency" or self.latency_table != "", "objectives.latency_table",
+              self.latency_table, "a table file with cost table_latency")
+
+    def effective_cost(self, default: str) -> str:
+        """The cost kind in use: the one named, else ``default`` when a mode needs a cost, else
+        '' (no cost: 0 is recorded)."""
+        return self.cost or (default if self.mode != "accuracy" else "")
+
+    def codes(self, cost_kinds: tuple[str, ...]) -> np.ndarray:
+        """``[mode, limit, target, weight, cost kind]`` for the kernels; the kind indexes
+        ``cost_kinds``, whose first entry is the default and '' maps to -1 (no cost)."""
+        from zeroevo.core.objectives import MODES
+
+        cost = self.effective_cost(cost_kinds[0])
+        kind = cost_kinds.index(cost) if cost else -1
+        return np.array([MODES.index(self.mode), self.limit, self.target, self.weight, kind], dtype=np.float64)
 
 
 class ConfigBase:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from zeroevo.core.births import BirthBatch
+from zeroevo.core.objectives import tournament_winner
 from zeroevo.core.protocols import STATUS_FEC_HIT, STATUS_OK, EvalResult
 from zeroevo.core.rng import birth_key, integer, new_state, next_u64
 
@@ -35,7 +36,7 @@ class Engine:
 
     def __init__(self, space: Any, population: int, tournament: int, root_seed: int,
                  island: int = 0, algorithm: str = "regularized",
-                 mutation_names: tuple[str, ...] = ()) -> None:
+                 mutation_names: tuple[str, ...] = (), objectives: np.ndarray | None = None) -> None:
         self.space = space
         self.P = population
         self.T = tournament
@@ -45,7 +46,10 @@ class Engine:
         self.mutation_names = mutation_names
         self.genomes: list[Any] = [None] * population
         self.fitness = np.full(population, -np.inf)
+        self.cost = np.zeros(population)
         self.births = np.full(population, -1, dtype=np.int64)
+        # [mode, limit, target, weight, cost kind] (Objectives.codes); None: fitness alone.
+        self.objectives = objectives
 
     def _rng(self, st: np.ndarray) -> Any:
         if getattr(self.space, "uses_stream", False):
@@ -53,10 +57,14 @@ class Engine:
         return np.random.Generator(np.random.PCG64(int(next_u64(st))))
 
     def tournament(self, st: np.ndarray) -> int:
-        """Slot of the best of T uniform draws with replacement (first of equals wins)."""
+        """Slot of the best of T uniform draws with replacement (first of equals wins), by
+        fitness or, with ``objectives``, by :func:`zeroevo.core.objectives.tournament_winner`."""
+        members = [int(integer(st, self.P)) for _ in range(self.T)]
+        if self.objectives is not None:
+            mode, limit, target, weight = self.objectives[:4]
+            return tournament_winner(self.fitness, self.cost, members, int(mode), limit, target, weight)
         best, best_fit = -1, -np.inf
-        for _ in range(self.T):
-            k = int(integer(st, self.P))
+        for k in members:
             if best == -1 or self.fitness[k] > best_fit:
                 best, best_fit = k, self.fitness[k]
         return best
@@ -77,6 +85,7 @@ class Engine:
         """Put the evaluated child in its slot (replacing the oldest)."""
         self.genomes[proposal.slot] = proposal.genome
         self.fitness[proposal.slot] = result.fitness
+        self.cost[proposal.slot] = float(result.metrics.get("cost", 0.0))
         self.births[proposal.slot] = proposal.birth
 
     def run(self, evaluate: Callable[[Any, int], EvalResult], t0: int, b0: int, n_max: int,
@@ -98,7 +107,8 @@ class Engine:
             hits = int(result.metrics.get("fec_hits", 0))
             rows.append((proposal.birth, self.island, restart, proposal.parent,
                          self.mutation_names.index(proposal.mutation), result.status,
-                         result.fitness, result.steps, hits, int(result.metrics.get("stage", 0))))
+                         result.fitness, result.steps, hits, int(result.metrics.get("stage", 0)),
+                         float(result.metrics.get("cost", 0.0))))
         if not rows:
             return BirthBatch.empty(), steps
         cols = list(zip(*rows))

@@ -50,7 +50,7 @@ def space_names() -> list[str]:
 # Where the built-in spaces and evaluators register themselves (imported on first lookup).
 # Only the neural ones may be absent: they need torch, which program searches never do.
 BUILTIN_MODULES = ("zeroevo.spaces.program.space", "zeroevo.programs.islands", "zeroevo.spaces.layers",
-                   "zeroevo.spaces.nasnet", "zeroevo.neural.evaluator")
+                   "zeroevo.spaces.nasnet", "zeroevo.spaces.hierarchical", "zeroevo.neural.evaluator")
 _loaded = False
 
 

@@ -1,4 +1,5 @@
-"""The configuration of a neural architecture search (layer sequences or NASNet cells).
+"""The configuration of a neural architecture search (layer sequences, NASNet cells or
+hierarchical motifs).
 
 Same loader, checks and TOML form as every run kind (:mod:`zeroevo.core.config`); a file
 says ``kind = "neural"``. The trainer's :class:`~zeroevo.neural.fidelity.Fidelity` and
@@ -30,13 +31,14 @@ class NeuralEvolution:
 
 @dataclass(frozen=True)
 class SpaceConfig:
-    """The architecture space: 'layers' or 'nasnet', and its options."""
+    """The architecture space: 'layers', 'nasnet' or 'hierarchical', and its options."""
 
-    name: str = doc("search space: layers or nasnet", "layers")
+    name: str = doc("search space: layers, nasnet or hierarchical", "layers")
     options: dict = doc("the space's options (e.g. max_layers, blocks, filters)", {})
 
     def __post_init__(self) -> None:
-        check(self.name in ("layers", "nasnet"), "space.name", self.name, "'layers' or 'nasnet'")
+        check(self.name in ("layers", "nasnet", "hierarchical"), "space.name", self.name,
+               "'layers', 'nasnet' or 'hierarchical'")
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ class NeuralSearch:
         stage = result.steps if result.status == STATUS_STOPPED else 0  # stopped after epoch `steps`
         batch = BirthBatch(*(np.array([x]) for x in (
             t, 0, 0, proposal.parent, NEURAL_MUTATIONS.index(proposal.mutation), result.status,
-            result.fitness, result.steps, 0, stage)))
+            result.fitness, result.steps, 0, stage, float(result.metrics.get("cost", 0.0)))))
         if self.recorder is not None:
             metrics = {**result.metrics, "reason": result.reason, "hurdles": list(request.hurdles)}
             self.recorder.append(batch, {"genome": pa.array([json.dumps(request.genome)]),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from zeroevo.core.objectives import ACCURACY, PARETO, objective_value, pareto_pick
 from zeroevo.core.protocols import STATUS_FEC_HIT, STATUS_OK, STATUS_STOPPED
 from zeroevo.core.rng import birth_key, integer, seed_state
 from zeroevo.programs.memo import evaluate_memo
@@ -28,17 +29,37 @@ MUTATION_RANDOM = 11  # spaces.program.genome.MUTATIONS
 
 
 @njit(cache=True)
-def tournament(pop_fit: np.ndarray, size: int, st: np.ndarray) -> int:
-    """Slot of the best of ``size`` uniform draws with replacement (first of equals wins)."""
+def tournament(pop_fit: np.ndarray, pop_cost: np.ndarray, ocfg: np.ndarray, size: int, st: np.ndarray,
+               members: np.ndarray) -> int:
+    """Slot of the best of ``size`` uniform draws with replacement (first of equals wins):
+    by fitness, or as ``ocfg`` (:meth:`~zeroevo.core.config.Objectives.codes`) says."""
     P = pop_fit.shape[0]
+    for i in range(size):
+        members[i] = integer(st, P)
+    mode = int(ocfg[0])
+    if mode == PARETO:
+        return pareto_pick(pop_fit, pop_cost, members[:size])
     best = -1
-    best_fit = -np.inf
-    for _ in range(size):
-        k = integer(st, P)
-        if best == -1 or pop_fit[k] > best_fit:
+    best_v = -np.inf
+    for i in range(size):
+        k = members[i]
+        v = pop_fit[k] if mode == ACCURACY else objective_value(pop_fit[k], pop_cost[k], mode, ocfg[1], ocfg[2],
+                                                                ocfg[3])
+        if best == -1 or v > best_v:
             best = k
-            best_fit = pop_fit[k]
+            best_v = v
     return best
+
+
+@njit(cache=True)
+def program_cost(sizes: np.ndarray, seg: np.ndarray, kind: int) -> float:
+    """A program's cost of kind ``kind`` (``PROGRAM_COSTS``): its size, or the instructions
+    left after dead code is dropped (``seg``, its compiled form); 0 for no cost (-1)."""
+    if kind == 0:
+        return float(sizes[0] + sizes[1] + sizes[2])
+    if kind == 1:
+        return float(seg[2])
+    return 0.0
 
 
 @njit(cache=True)
@@ -48,12 +69,12 @@ def budget_reached(b: int, P: int, steps: int, max_steps: int) -> bool:
 
 
 @njit(cache=True)
-def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
+def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth, pop_cost, ocfg,
               allowed, n_allowed, bounds, mem, mutations, mutate_prob, tournament_size,
               init_random, random_search, tmpl_ins, tmpl_data, tmpl_sizes,
               tk, icfg, fcfg, op_cost, fc, sc, memo, hs,
               root_seed, island, t0, b0, n_max, steps0, max_steps,
-              out_birth, out_parent, out_mut, out_status, out_fit, out_steps, out_hits, out_stage):
+              out_birth, out_parent, out_mut, out_status, out_fit, out_steps, out_hits, out_stage, out_cost):
     """Run up to ``n_max`` births starting at global birth ``t0`` (restart-local ``b0``).
 
     ``steps0`` is the restart's train steps so far. With ``random_search`` every birth after
@@ -69,6 +90,8 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
     cdata = np.zeros((3, cap, 3))
     csizes = np.zeros(3, dtype=np.int64)
     task_fit = np.zeros(tk[0].shape[0])
+    members = np.zeros(max(1, tournament_size), dtype=np.int64)
+    cost_kind = int(ocfg[4])
     steps = steps0
     done = 0
     for i in range(n_max):
@@ -95,7 +118,7 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
             random_program(cins, cdata, csizes, allowed, n_allowed, bounds, mem, st)
         else:
             slot = b % P
-            p = tournament(pop_fit, tournament_size, st)
+            p = tournament(pop_fit, pop_cost, ocfg, tournament_size, st, members)
             parent = pop_birth[p]
             cins[:] = pop_ins[p]
             cdata[:] = pop_data[p]
@@ -105,6 +128,8 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
         fitness, s, hits, stage = evaluate_memo(cins, cdata, csizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit,
                                                 memo, hs, p, slot)
         steps += s
+        cost = program_cost(csizes, sc[2], cost_kind)
+        pop_cost[slot] = cost
         pop_ins[slot] = cins
         pop_data[slot] = cdata
         pop_sizes[slot] = csizes
@@ -121,5 +146,6 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth,
         out_steps[i] = s
         out_hits[i] = hits
         out_stage[i] = stage
+        out_cost[i] = cost
         done += 1
     return done, steps

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from zeroevo.core.config import ConfigBase, DispatchConfig, RunConfig, check, doc
+from zeroevo.core.config import ConfigBase, DispatchConfig, Objectives, RunConfig, check, doc
 from zeroevo.programs.tasks import TaskSpec
 from zeroevo.spaces.program.genome import ProgramSpec
 
@@ -87,6 +87,11 @@ class EvaluationConfig:
         check(self.train_budget >= 0, "evaluation.train_budget", self.train_budget, ">= 0")
 
 
+# A program's cost: its instructions (no-ops included: the genome's size), or the instructions
+# that run for each example once dead code is dropped.
+PROGRAM_COSTS = ("size", "executed")
+
+
 @dataclass(frozen=True)
 class Config(ConfigBase):
     """A whole program-search run: every section, as loaded and validated."""
@@ -99,12 +104,15 @@ class Config(ConfigBase):
     select_tasks: TaskSpec = field(default_factory=lambda: TaskSpec(num_tasks=100, num_train=1000))
     final_tasks: TaskSpec = field(default_factory=lambda: TaskSpec(
         num_tasks=100, num_train=1000, data_seeds=(1000000,), param_seeds=(2000000,)))
+    objectives: Objectives = field(default_factory=Objectives)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     preset: str = ""
     kind = "program"
 
     def __post_init__(self) -> None:
         self.program_spec()  # the program space must be valid on load, not at run time
+        check(self.objectives.cost in ("",) + PROGRAM_COSTS, "objectives.cost", self.objectives.cost,
+              " or ".join(PROGRAM_COSTS) + " for programs")
         for name in ("search_tasks", "select_tasks", "final_tasks"):
             check(getattr(self, name).features == self.program.features, f"{name}.features",
                    getattr(self, name).features, f"program.features ({self.program.features})")

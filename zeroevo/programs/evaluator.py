@@ -12,6 +12,7 @@ import numpy as np
 from zeroevo.core.engine import program_status
 from zeroevo.core.protocols import STATUS_STOPPED, EvalResult
 from zeroevo.primitives.program.bytecode import compile_program
+from zeroevo.programs.chunk import program_cost
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluation import (
     ELIMINATE,
@@ -74,8 +75,10 @@ class PythonProgramEvaluator:
     """
 
     def __init__(self, spec, tasks: TaskSet, icfg: np.ndarray, fcfg: np.ndarray,
-                 cache_size: int, forget_every: int, hurdles: HurdleState | None = None) -> None:
+                 cache_size: int, forget_every: int, hurdles: HurdleState | None = None,
+                 cost_kind: int = -1) -> None:
         self.spec, self.tasks, self.icfg, self.fcfg = spec, tasks, icfg, fcfg
+        self.cost_kind = cost_kind  # PROGRAM_COSTS index (-1: no cost), as the chunk kernel
         self.hurdles = hurdles if hurdles is not None else HurdleState.create([], [], 1)
         self.tk = task_tuple(tasks)
         self.kern = kernels_for_spec(spec)
@@ -92,6 +95,7 @@ class PythonProgramEvaluator:
         compile_program(program.ins, program.data, program.sizes, self.spec.scalars,
                         self.spec.vectors, self.spec.matrices, bool(self.icfg[ELIMINATE]), code, cdata, seg)
         T = self.tasks.num_tasks
+        cost = program_cost(program.sizes, seg, self.cost_kind)
         n_train = train_examples(code, seg, self.tasks.train_steps, self.op_cost, self.fcfg)
         task_fit = np.zeros(T)
         fit, steps = np.zeros(T), np.zeros(T, np.int64)
@@ -102,7 +106,8 @@ class PythonProgramEvaluator:
             stage, f_stage, total = kern.pass_hurdles(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, hs,
                                                       fit, steps, sc[9])
             if stage:
-                return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": 0, "stage": stage}, int(total))
+                return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": 0, "stage": stage, "cost": cost},
+                                  int(total))
             total += kern.run_tasks(code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
             task_fit[:] = fit
         else:
@@ -121,14 +126,15 @@ class PythonProgramEvaluator:
                                                        fit, steps, sc[9])
                 total += st
                 if stage:
-                    return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": hits, "stage": stage}, int(total))
+                    return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": hits, "stage": stage, "cost": cost},
+                                      int(total))
                 lanes = np.array(misses, dtype=np.int64)
                 total += kern.run_tasks(code, cdata, seg, self.tk, lanes, n_train, self.icfg, self.fcfg, fit, steps)
                 for i, t in enumerate(misses):
                     task_fit[t] = fit[i]
                     self.cache.insert(int(keys[t]), fit[i])
         fitness = combine(task_fit, bool(self.icfg[MEDIAN]))
-        return EvalResult(float(fitness), program_status(hits, T), {"fec_hits": hits}, int(total))
+        return EvalResult(float(fitness), program_status(hits, T), {"fec_hits": hits, "cost": cost}, int(total))
 
 
 def full_fitness(config: Config, spec: ProgramSpec, program: Program, tasks: TaskSet) -> float:

@@ -27,11 +27,11 @@ from zeroevo.core.registry import register_evaluator
 from zeroevo.programs.config import Config
 from zeroevo.programs.fec import FecArrays
 from zeroevo.programs.runners import ChunkRunner
-from zeroevo.programs.search import ProgramSearch, program_spec
+from zeroevo.programs.search import ProgramSearch, best_slot, program_spec
 from zeroevo.spaces.program.genome import MUTATION_CODE, Program
 
 _FEC_FIELDS = ("table", "rec", "key", "meta")
-_POP_FIELDS = ("ins", "data", "sizes", "fitness", "births")
+_POP_FIELDS = ("ins", "data", "sizes", "fitness", "births", "cost")
 
 
 def pack(arrays: dict[str, np.ndarray]) -> bytes:
@@ -124,17 +124,17 @@ class IslandSearch(ProgramSearch):
 
     # ---- the population seen by select ----------------------------------------------
     def _population_best(self) -> tuple[Program, float, int]:
-        best = None
-        for i, st in enumerate(self.states):
-            if st is None:
-                continue
-            slot = int(np.argmax(st["pop_fitness"]))
-            if best is None or st["pop_fitness"][slot] > best[0]:
-                best = (float(st["pop_fitness"][slot]), i, slot)
-        fit_search, i, slot = best
-        st = self.states[i]
-        program = Program(st["pop_ins"][slot].copy(), st["pop_data"][slot].copy(), st["pop_sizes"][slot].copy())
-        return program, fit_search, int(st["pop_births"][slot]) * self.K + i
+        # The best over all islands' populations, in island order (first of equals wins).
+        present = [(i, st) for i, st in enumerate(self.states) if st is not None]
+        fitness = np.concatenate([st["pop_fitness"] for _, st in present])
+        cost = np.concatenate([st.get("pop_cost", np.zeros(len(st["pop_fitness"]))) for _, st in present])
+        k = best_slot(fitness, cost, self.config.objectives)
+        for i, st in present:
+            if k < len(st["pop_fitness"]):
+                break
+            k -= len(st["pop_fitness"])
+        program = Program(st["pop_ins"][k].copy(), st["pop_data"][k].copy(), st["pop_sizes"][k].copy())
+        return program, float(st["pop_fitness"][k]), int(st["pop_births"][k]) * self.K + i
 
     # ---- one epoch ----------------------------------------------------------------------
     def _epoch(self, dispatcher: Any, n: int) -> list[BirthBatch]:
@@ -174,11 +174,12 @@ class IslandSearch(ProgramSearch):
             for _, member in chosen[i]:
                 slot = self.in_restart[dest] % P
                 t = self.local[dest]
-                for name in ("pop_ins", "pop_data", "pop_sizes", "pop_fitness"):
+                for name in ("pop_ins", "pop_data", "pop_sizes", "pop_fitness", "pop_cost"):
                     st[name][slot] = member[name]
                 st["pop_births"][slot] = t
                 rows.append((t * self.K + dest, dest, self.state.restart, int(member["pop_births"]) * self.K + i,
-                             MUTATION_CODE["migrate"], STATUS_OK, float(member["pop_fitness"]), 0, 0, 0))
+                             MUTATION_CODE["migrate"], STATUS_OK, float(member["pop_fitness"]), 0, 0, 0,
+                             float(member["pop_cost"])))
                 self.local[dest] += 1
                 self.in_restart[dest] += 1
             batches.append(BirthBatch(*(np.array(c) for c in zip(*rows))))

@@ -14,7 +14,7 @@ from zeroevo.core.births import BirthBatch
 from zeroevo.core.engine import Engine
 from zeroevo.core.rng import seed64
 from zeroevo.primitives.program.bytecode import compile_program
-from zeroevo.programs.config import Config
+from zeroevo.programs.config import PROGRAM_COSTS, Config
 from zeroevo.programs.evaluation import ELIMINATE, NM, NS, NV, EvalScratch, op_costs, task_tuple
 from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state
 from zeroevo.programs.fec import (
@@ -72,6 +72,8 @@ class ChunkRunner:
         self.sizes = np.zeros((P, 3), np.int64)
         self.fitness = np.full(P, -np.inf)
         self.births = np.full(P, -1, np.int64)
+        self.cost = np.zeros(P)
+        self.ocfg = config.objectives.codes(PROGRAM_COSTS)
         kind = config.program.initial
         self.template = initial_program(kind, spec, np.zeros(1, np.uint64)) if kind != "random" \
             else spec.empty()
@@ -89,25 +91,27 @@ class ChunkRunner:
                                     len(self.hurdles.examples))
         self.fitness[:] = -np.inf
         self.births[:] = -1
+        self.cost[:] = 0.0
 
     def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
             restart: int) -> tuple[BirthBatch, int]:
         """Up to ``n_max`` births in one kernel call."""
         cols = [np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max, np.int8),
                 np.zeros(n_max, np.int8), np.zeros(n_max), np.zeros(n_max, np.int64),
-                np.zeros(n_max, np.int16), np.zeros(n_max, np.int8)]
+                np.zeros(n_max, np.int16), np.zeros(n_max, np.int8), np.zeros(n_max)]
         allowed, n_allowed, bounds, mem = self.arrays
         evo = self.config.evolution
         done, steps = self.kern.run_chunk(
-            self.ins, self.data, self.sizes, self.fitness, self.births, allowed, n_allowed, bounds,
+            self.ins, self.data, self.sizes, self.fitness, self.births, self.cost, self.ocfg, allowed, n_allowed,
+            bounds,
             mem, self.mutations, evo.mutate_prob, evo.tournament, self.config.program.initial == "random",
             evo.algorithm == "random", self.template.ins, self.template.data, self.template.sizes,
             self.tk, self.icfg, self.fcfg, self.op_cost, self.fec.as_tuple(), self.sc.as_tuple(),
             self.memo.as_tuple(), self.hurdles.as_tuple(), seed64(self.config.run.seed), self.island, t0, b0,
             n_max, steps0, max_steps, *cols)
-        birth, parent, mut, status, fit, st, hits, stage = (c[:done] for c in cols)
+        birth, parent, mut, status, fit, st, hits, stage, cost = (c[:done] for c in cols)
         batch = BirthBatch(birth, np.full(done, self.island, np.int32), np.full(done, restart, np.int32),
-                           parent, mut, status, fit, st, hits, stage)
+                           parent, mut, status, fit, st, hits, stage, cost)
         return batch, int(steps)
 
     def program(self, slot: int) -> Program:
@@ -157,8 +161,8 @@ class ChunkRunner:
     def export_state(self) -> dict[str, np.ndarray]:
         """Population and FEC as arrays (layout-free, for snapshots)."""
         return {"pop_ins": self.ins, "pop_data": self.data, "pop_sizes": self.sizes,
-                "pop_fitness": self.fitness, "pop_births": self.births, **export_entries(self.fec),
-                **self.hurdles.export()}
+                "pop_fitness": self.fitness, "pop_births": self.births, "pop_cost": self.cost,
+                **export_entries(self.fec), **self.hurdles.export()}
 
     def import_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore :meth:`export_state` output after :meth:`start`."""
@@ -169,6 +173,8 @@ class ChunkRunner:
                 raise RunDirError(f"the snapshot's {name} has shape {arrays[name].shape} but this config "
                                   f"needs {target.shape}: population or program sizes changed")
             target[...] = arrays[name]
+        if "pop_cost" in arrays:  # absent in snapshots of runs from before costs
+            self.cost[...] = arrays["pop_cost"]
         import_entries(self.fec, arrays)
         self.hurdles.restore(arrays)
 
@@ -186,9 +192,14 @@ class PythonRunner:
         evo, ev = self.config.evolution, self.config.evaluation
         self.num_tasks = tasks.num_tasks
         self.engine = Engine(self.space, evo.population, evo.tournament, seed64(self.config.run.seed),
-                             self.island, evo.algorithm, MUTATIONS)
+                             self.island, evo.algorithm, MUTATIONS, self._objectives())
         self.evaluate = PythonProgramEvaluator(self.spec, tasks, self.icfg, self.fcfg,
-                                               ev.fec_cache_size, ev.fec_forget_every, hurdle_state(self.config))
+                                               ev.fec_cache_size, ev.fec_forget_every, hurdle_state(self.config),
+                                               int(self.config.objectives.codes(PROGRAM_COSTS)[4]))
+
+    def _objectives(self) -> np.ndarray | None:
+        codes = self.config.objectives.codes(PROGRAM_COSTS)
+        return codes if self.config.objectives.mode != "accuracy" else None
 
     @property
     def fitness(self) -> np.ndarray:  # type: ignore[override]
@@ -199,6 +210,11 @@ class PythonRunner:
     def births(self) -> np.ndarray:
         """Birth number of each slot's program."""
         return self.engine.births
+
+    @property
+    def cost(self) -> np.ndarray:
+        """Cost of each slot's program ([objectives] cost; 0 without one)."""
+        return self.engine.cost
 
     def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
             restart: int) -> tuple[BirthBatch, int]:
@@ -215,7 +231,7 @@ class PythonRunner:
         progs = [g if g is not None else empty for g in self.engine.genomes]
         return {"pop_ins": np.stack([g.ins for g in progs]), "pop_data": np.stack([g.data for g in progs]),
                 "pop_sizes": np.stack([g.sizes for g in progs]), "pop_fitness": self.engine.fitness,
-                "pop_births": self.engine.births, **lru_entries(self.evaluate.cache),
+                "pop_births": self.engine.births, "pop_cost": self.engine.cost, **lru_entries(self.evaluate.cache),
                 **self.evaluate.hurdles.export()}
 
     def import_state(self, arrays: dict[str, np.ndarray]) -> None:
@@ -223,6 +239,8 @@ class PythonRunner:
         e = self.engine
         e.fitness[:] = arrays["pop_fitness"]
         e.births[:] = arrays["pop_births"]
+        if "pop_cost" in arrays:
+            e.cost[:] = arrays["pop_cost"]
         e.genomes = [Program(arrays["pop_ins"][k].copy(), arrays["pop_data"][k].copy(),
                              arrays["pop_sizes"][k].copy()) if e.births[k] >= 0 else None
                      for k in range(e.P)]

@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 
 from zeroevo.core.births import BirthBatch, BirthSink, RunRecorder
+from zeroevo.core.config import Objectives
+from zeroevo.core.objectives import objective_value
 from zeroevo.core.rng import PURPOSE_RESTART, key_of
 from zeroevo.programs.baselines import baselines
 from zeroevo.programs.config import Config
@@ -33,6 +35,17 @@ from zeroevo.spaces.program.space import render
 def program_spec(config: Config) -> ProgramSpec:
     """The program space a config describes."""
     return config.program_spec()
+
+
+def best_slot(fitness: np.ndarray, cost: np.ndarray, objectives: Objectives) -> int:
+    """The population's best slot (the first of equals): by fitness, by the cost-limited
+    fitness or the soft reward (``objectives`` modes limit and soft), by fitness on a front."""
+    if objectives.mode in ("limit", "soft"):
+        mode = ("accuracy", "limit", "soft", "pareto").index(objectives.mode)
+        values = [objective_value(float(f), float(c), mode, objectives.limit, objectives.target, objectives.weight)
+                  if np.isfinite(f) else -np.inf for f, c in zip(fitness, cost)]
+        return int(np.argmax(values))
+    return int(np.argmax(fitness))
 
 
 @dataclass(frozen=True)
@@ -140,8 +153,8 @@ class ProgramSearch:
 
     def _population_best(self) -> tuple[Program, float, int]:
         """The population's best (first best slot, as the reference): program, search
-        fitness, birth."""
-        slot = int(np.argmax(self.runner.fitness))
+        fitness, birth. With a cost limit or MnasNet's reward, best by that value."""
+        slot = best_slot(self.runner.fitness, self.runner.cost, self.config.objectives)
         return self.runner.program(slot), float(self.runner.fitness[slot]), int(self.runner.births[slot])
 
     def _candidate(self) -> tuple[Program, float, float, int]:

@@ -186,6 +186,21 @@ PRESETS: dict[str, tuple[str, dict]] = {
             "final": {"top_k": 3, "seeds": 1, "epochs": 6, "train_subset": 0, "valid_subset": 5000},
         },
     ),
+    "fashion-hierarchical": (
+        "Hierarchical motifs (Liu et al. 2017) on Fashion-MNIST, a small CPU proxy.",
+        {
+            "kind": "neural",
+            "run": {"max_births": 40, "snapshot_every": 5, "sufficient_fitness": 0.0},
+            "evolution": {"population": 10, "tournament": 3},
+            "space": {"name": "hierarchical", "options": {"levels": 3, "motifs": [4, 1], "nodes": [3, 4],
+                                                           "filters": 8, "cells": 2}},
+            "data": {"dataset": "fashion_mnist"},
+            "fidelity": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 64,
+                         "lr": 0.05},
+            "limits": {"max_params": 2_000_000, "max_seconds": 180.0},
+            "final": {"top_k": 3, "seeds": 1, "epochs": 6, "train_subset": 0, "valid_subset": 5000},
+        },
+    ),
 }
 
 
