@@ -212,6 +212,41 @@ def _report(result, progress: _Progress, as_json: bool) -> None:  # noqa: ANN001
                f"final {result.final_fitness:.6f}")
 
 
+@main.command("latency-table")
+@click.option("--preset", default="fashion-layers", show_default=True, help="a neural preset: its space and data shape")
+@click.option("--archs", type=click.IntRange(min=1), default=30, show_default=True,
+              help="random architectures whose layers are timed")
+@click.option("--device", default="", help="the target device ('' = CUDA when present, else cpu)")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="the table's JSON file")
+@click.option("--seed", type=int, default=0, show_default=True)
+def latency_table(preset: str, archs: int, device: str, out: str, seed: int) -> None:
+    """Time every distinct layer of random architectures on this device (the target), once.
+
+    A search elsewhere then predicts a candidate's latency on this target by summing its
+    layers from the table: `[objectives] cost = "table_latency"`, `latency_table = FILE`.
+    """
+    import numpy as np
+    import torch
+
+    from zeroevo.core.registry import make_space
+    from zeroevo.neural.latency import build_table
+    from zeroevo.runs.presets import load_preset
+    from zeroevo.runs.storage import write_json
+
+    cfg = load_preset(preset)
+    if cfg.kind != "neural":
+        raise click.UsageError(f"{preset} is not a neural preset")
+    space = make_space(cfg.space.name, dict(cfg.space.options))
+    shape = {"cifar10": (3, 32, 32), "digits": (1, 8, 8)}.get(cfg.data.dataset, (1, 28, 28))
+    rng = np.random.default_rng(seed)
+    classes = 10
+    models = [space.build(space.random(rng), shape, classes, cfg.fidelity.width) for _ in range(archs)]
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    table = build_table(models, shape, dev, threads=cfg.fidelity.threads)
+    write_json(out, table)
+    click.echo(f"timed {len(table)} distinct layers of {archs} {cfg.space.name} architectures on {dev}; wrote {out}")
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="print the report as one JSON object")

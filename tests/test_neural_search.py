@@ -29,7 +29,7 @@ def _log(path):
 
 def _strip_timing(log):
     out = dict(log)
-    out["metrics"] = [{k: v for k, v in json.loads(m).items() if "seconds" not in k} for m in log["metrics"]]
+    out["metrics"] = [{k: v for k, v in json.loads(m).items() if "seconds" not in k and "latency" not in k} for m in log["metrics"]]
     return out
 
 

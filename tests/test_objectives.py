@@ -57,3 +57,51 @@ def test_costs_steer_the_search(small_demo):
     _, cheap = _run(cfg.replace("objectives", mode="soft", cost="executed", target=2.0, weight=-1.0))
     late = slice(6000, None)  # once selection had time to act
     assert cheap.cost[late].mean() < plain.cost[late].mean()
+
+
+def _tiny_neural():
+    from zeroevo.runs.presets import load_preset
+
+    cfg = load_preset("fashion-layers").replace("data", dataset="digits").replace("final", top_k=0)
+    cfg = cfg.replace("fidelity", train_subset=256, valid_subset=128, epochs=1, batch_size=32, lr=0.1)
+    cfg = cfg.replace("space", options={"max_layers": 4})
+    return cfg.replace("run", max_births=14, snapshot_every=5).replace("evolution", population=5, tournament=3)
+
+
+def test_neural_births_record_their_costs_and_a_pareto_run_has_a_front(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+    from zeroevo.runs.birthlog import read_log
+    from zeroevo.runs.lifecycle import start_run
+
+    cfg = _tiny_neural().replace("objectives", mode="pareto", cost="params")
+    start_run(cfg, tmp_path / "r")[0].run()
+    log = read_log(tmp_path / "r")
+    metrics = [json.loads(m) for m in log.column("metrics").to_pylist()]
+    assert all(m["params"] > 0 and m["flops"] > 0 and m["latency_ms"] > 0 and m["latency_batch_ms"] > 0
+               for m in metrics)
+    assert log.column("cost").to_pylist() == [float(m["params"]) for m in metrics]
+    out = json.loads(run_cli("analyze", "front", str(tmp_path / "r"), "--json", "--png",
+                             str(tmp_path / "front.png")).stdout)
+    assert out["cost"] == "params" and out["members"] and (tmp_path / "front.png").stat().st_size > 1000
+    costs = [m["cost"] for m in out["members"]]
+    assert costs == sorted(costs)
+    flops = json.loads(run_cli("analyze", "front", str(tmp_path / "r"), "--cost", "flops", "--json").stdout)
+    assert flops["cost"] == "flops"
+    member = out["members"][0]["birth"]
+    proc = run_cli("analyze", "export", str(tmp_path / "r"), "--birth", str(member), "--out", str(tmp_path / "net"))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_neural_cost_limit_rejects_before_training(tmp_path):
+    import json
+
+    from zeroevo.runs.birthlog import read_log
+    from zeroevo.runs.lifecycle import start_run
+
+    cfg = _tiny_neural().replace("objectives", mode="limit", cost="params", limit=3000.0)
+    start_run(cfg.replace("run", max_births=8), tmp_path / "r")[0].run()
+    metrics = [json.loads(m) for m in read_log(tmp_path / "r").column("metrics").to_pylist()]
+    over = [m for m in metrics if m["params"] > 3000]
+    assert over and all("over the limit" in m["reason"] and m.get("epochs_done", 0) == 0 for m in over)

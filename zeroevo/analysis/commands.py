@@ -280,6 +280,35 @@ def export(run_dir: str, out: str | None, birth: int | None, full: bool, limit: 
 
 @analyze.command()
 @_RUN_DIR
+@click.option("--cost", help="neural runs: params, flops, latency, latency_batch or table_latency (default: "
+                             "the run's objective cost, else params)")
+@click.option("--png", type=click.Path(dir_okay=False), help="also draw the births and the front to this PNG")
+@_AS_JSON
+def front(run_dir: str, cost: str | None, png: str | None, as_json: bool) -> None:
+    """The Pareto front of accuracy against cost over every birth (export a member with
+    `zeroevo analyze export RUN --birth N`)."""
+    from zeroevo.analysis.front import front as pareto
+    from zeroevo.analysis.front import plot_front
+    from zeroevo.analysis.run import open_run
+
+    run = open_run(run_dir)
+    data = pareto(run, cost)
+    if png:
+        plot_front(data, png, f"{Path(run_dir).name}: accuracy against {data['cost']}")
+    if as_json:
+        _json({k: v for k, v in data.items() if k != "all"})
+        return
+    click.echo(f"Pareto front of {data['births']:,} births: fitness against {data['cost']} "
+               f"(hypervolume {data['hypervolume']:.6g} to cost {data['reference_cost']:.6g})")
+    click.echo(f"{'birth':>10}  {'fitness':>9}  {data['cost']:>12}")
+    for m in data["members"]:
+        click.echo(f"{m['birth']:>10}  {m['fitness']:>9.6f}  {m['cost']:>12.6g}")
+    if png:
+        click.echo(f"wrote {png}")
+
+
+@analyze.command()
+@_RUN_DIR
 @click.option("--out", type=click.Path(dir_okay=False), help="PNG file (default: RUN_DIR/progress.png)")
 def plot(run_dir: str, out: str | None) -> None:
     """Best and mean population fitness against births and wall time; FEC hit rate."""

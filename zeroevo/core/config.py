@@ -299,6 +299,16 @@ def read_toml(path: str | Path) -> dict:
         raise ConfigError(f"{p} is not valid TOML: {exc}") from None
 
 
+def read_json_config(path: str | Path, field_name: str) -> Any:
+    """A JSON file a config names (e.g. a latency table); any failure is one ``ConfigError``."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"{field_name} = {str(path)!r}: cannot read it ({exc.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{field_name} = {str(path)!r} is not a JSON file ({type(exc).__name__})") from None
+
+
 def merge(base: dict, data: dict) -> dict:
     """``data``'s sections laid over ``base``'s, field by field."""
     merged = dict(base)

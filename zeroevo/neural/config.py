@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from zeroevo.core.config import ConfigBase, DispatchConfig, RunConfig, check, doc
+from zeroevo.core.config import ConfigBase, DispatchConfig, Objectives, RunConfig, check, doc
 from zeroevo.neural.fidelity import Fidelity, Limits
 
 
@@ -87,6 +87,10 @@ class FinalStage:
         check(self.valid_subset >= 1, "final.valid_subset", self.valid_subset, ">= 1")
 
 
+# What a neural candidate's cost may be ([objectives] cost); the first is the default.
+NEURAL_COSTS = ("params", "flops", "latency", "latency_batch", "table_latency")
+
+
 @dataclass(frozen=True)
 class NeuralConfig(ConfigBase):
     """A whole neural search run: every section, as loaded and validated."""
@@ -100,9 +104,14 @@ class NeuralConfig(ConfigBase):
     limits: Limits = field(default_factory=Limits)
     evaluation: NeuralEvaluation = field(default_factory=NeuralEvaluation)
     final: FinalStage = field(default_factory=FinalStage)
+    objectives: Objectives = field(default_factory=Objectives)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     preset: str = ""
     kind = "neural"
+
+    def __post_init__(self) -> None:
+        check(self.objectives.cost in ("",) + NEURAL_COSTS, "objectives.cost", self.objectives.cost,
+              " or ".join(NEURAL_COSTS) + " for neural runs")
 
     @classmethod
     def from_data(cls, data: dict, preset: str = "") -> "NeuralConfig":
@@ -120,4 +129,15 @@ class NeuralConfig(ConfigBase):
                 "dataset": self.data.dataset, "data_path": self.data.path or None,
                 "fidelity": dataclasses.asdict(self.fidelity),
                 "limits": {k: v for k, v in dataclasses.asdict(self.limits).items() if v is not None},
-                "device": self.evaluation.device or None}
+                "device": self.evaluation.device or None, "objectives": self.objectives_config()}
+
+    def objectives_config(self) -> dict:
+        """What workers need of ``[objectives]``: cost kind, mode, limit, and the latency table
+        itself (read here, so workers on other machines need no copy of the file)."""
+        o = self.objectives
+        table = None
+        if o.latency_table:
+            from zeroevo.core.config import read_json_config
+
+            table = read_json_config(o.latency_table, "objectives.latency_table")
+        return {"cost": o.effective_cost(NEURAL_COSTS[0]), "mode": o.mode, "limit": o.limit, "table": table}

@@ -30,7 +30,10 @@ from zeroevo.core.registry import make_space, register_evaluator
 from zeroevo.neural.fidelity import Fidelity, Limits
 from zeroevo.neural.trainer import TrainOutcome, train_model
 
-_CONFIG_FIELDS = ("space", "space_config", "dataset", "data_path", "fidelity", "limits", "device")
+_CONFIG_FIELDS = ("space", "space_config", "dataset", "data_path", "fidelity", "limits", "device", "objectives")
+# Metrics key of each neural cost kind ([objectives] cost).
+COST_METRICS = {"params": "params", "flops": "flops", "latency": "latency_ms", "latency_batch": "latency_batch_ms",
+                "table_latency": "table_latency_ms"}
 
 
 def state_to_bytes(state: dict[str, np.ndarray]) -> bytes:
@@ -69,6 +72,8 @@ class NeuralEvaluator:
         self.fidelity = Fidelity.from_dict(config.get("fidelity"))
         self.limits = Limits.from_dict(config.get("limits"))
         self.device = config.get("device")
+        # {"cost": kind or "", "mode": ..., "limit": ..., "table": {layer key: ms} or None}
+        self.objectives = dict(config.get("objectives") or {})
         self._data = data
 
     @property
@@ -111,8 +116,43 @@ class NeuralEvaluator:
             raise
         except Exception as exc:  # a space that cannot build a genome fails that candidate only
             return TrainOutcome(0.0, STATUS_FAILED, f"build failed: {type(exc).__name__}: {str(exc)[:160]}")
-        return train_model(model, data, fidelity, request.seed, limits, tuple(request.hurdles),
-                           init_state, self.device, test=bool((request.budget or {}).get("test")))
+        costs = self._costs(model, input_shape, fidelity)
+        over = self._over_limit(costs)
+        if over:  # a hard cost limit known before training: not trained at all
+            return TrainOutcome(0.0, STATUS_FAILED, over, costs)
+        outcome = train_model(model, data, fidelity, request.seed, limits, tuple(request.hurdles),
+                              init_state, self.device, test=bool((request.budget or {}).get("test")))
+        outcome.metrics.update(costs)
+        return outcome
+
+    def _costs(self, model: Any, input_shape: tuple[int, ...], fidelity: Fidelity) -> dict:
+        """Parameters, FLOPs, latency at batch 1 and at the training batch (this device), and
+        the table's latency when there is a table: every birth records them; ``cost`` is the
+        one ``[objectives]`` uses (0 when none)."""
+        import torch
+
+        from zeroevo.neural.latency import measure_latency, predict_latency
+        from zeroevo.neural.trainer import count_flops, count_params
+
+        dev = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        out: dict[str, Any] = {"params": count_params(model), "flops": count_flops(model.cpu(), input_shape)}
+        model.to(dev)
+        out["latency_ms"] = measure_latency(model, input_shape, 1, dev, fidelity.threads)
+        out["latency_batch_ms"] = measure_latency(model, input_shape, fidelity.batch_size, dev, fidelity.threads, 3)
+        if self.objectives.get("table"):
+            out["table_latency_ms"] = predict_latency(model.cpu(), input_shape, self.objectives["table"])
+        kind = self.objectives.get("cost") or ""
+        out["cost"] = float(out.get(COST_METRICS[kind]) or 0.0) if kind else 0.0
+        return out
+
+    def _over_limit(self, costs: dict) -> str:
+        if self.objectives.get("mode") != "limit":
+            return ""
+        kind, limit = self.objectives.get("cost") or "params", float(self.objectives["limit"])
+        value = costs.get(COST_METRICS[kind])
+        if value is None:
+            return f"{kind} unknown (the latency table lacks a layer of this network)"
+        return f"{kind} {value:g} over the limit {limit:g}" if value > limit else ""
 
     def evaluate(self, request: EvalRequest) -> EvalResult:
         """The fitness (validation accuracy), status, metrics and epochs of the request."""

@@ -27,7 +27,7 @@ from zeroevo.core.protocols import (
 )
 from zeroevo.core.registry import make_space
 from zeroevo.core.rng import seed64, train_seed
-from zeroevo.neural.config import NeuralConfig
+from zeroevo.neural.config import NEURAL_COSTS, NeuralConfig
 from zeroevo.neural.final import Archive, run_final_stage, winner
 
 NEURAL_MUTATIONS = ("init", "random", "insert", "remove", "alter_op", "alter_param", "add_skip",
@@ -86,8 +86,9 @@ class NeuralSearch:
         self.config = config
         self.space = make_space(config.space.name, dict(config.space.options))
         evo = config.evolution
+        objectives = config.objectives.codes(NEURAL_COSTS) if config.objectives.mode != "accuracy" else None
         self.engine = Engine(self.space, evo.population, evo.tournament, seed64(config.run.seed),
-                             algorithm=evo.algorithm, mutation_names=NEURAL_MUTATIONS)
+                             algorithm=evo.algorithm, mutation_names=NEURAL_MUTATIONS, objectives=objectives)
         self.recorder = recorder
         self.progress = progress
         self.evaluator_config = config.evaluator_config()
@@ -229,7 +230,7 @@ class NeuralSearch:
                         for t, (p, r) in sorted(self.pending.items())],
             "member_state_births": sorted(self.member_state),
             "archive": self.archive.to_json() if self.archive is not None else None}
-        arrays = {"pop_fitness": e.fitness, "pop_births": e.births}
+        arrays = {"pop_fitness": e.fitness, "pop_births": e.births, "pop_cost": e.cost}
         for b, blob in self.member_state.items():
             arrays[f"state_{b}"] = np.frombuffer(blob, np.uint8)
         for t, (_, r) in self.pending.items():
@@ -247,6 +248,8 @@ class NeuralSearch:
         e.genomes = [self.space.decode(g) if g is not None else None for g in s["genomes"]]
         e.fitness[:] = arrays["pop_fitness"]
         e.births[:] = arrays["pop_births"]
+        if "pop_cost" in arrays:  # absent in snapshots from before costs
+            e.cost[:] = arrays["pop_cost"]
         self.member_state = {b: arrays[f"state_{b}"].tobytes() for b in s["member_state_births"]}
         inherit = self.config.evaluation.inherit_weights
         for t, slot, parent, mutation, genome, hurdles in s["pending"]:
