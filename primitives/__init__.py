@@ -2,6 +2,6 @@
 
 - :mod:`~zeroevo.primitives.program`: the 65 ops, bytecode, the numba interpreter and
   executors, and the slow numpy reference with identical semantics;
-- :mod:`~zeroevo.primitives.neural`: torch layers and NASNet cells, in self-contained
+- :mod:`~zeroevo.primitives.neural`: torch layers, NASNet cells and hierarchical motifs, in self-contained
   modules that exported networks embed verbatim.
 """

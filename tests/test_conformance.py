@@ -30,7 +30,7 @@ SPACE_CONFIGS = {
                               "remove", "trade", "randomize_algorithm", "identity"]},
     "layers": {"max_layers": 6},
     "nasnet": {"blocks": 3, "cells_per_stack": 1, "stacks": 2, "filters": 4},
-    "hierarchical": {"levels": 3, "motifs": [3, 1], "nodes": [3, 4], "filters": 4, "cells": 2},
+    "hierarchical": {"levels": 3, "motifs": [3, 1], "nodes": [3, 3], "filters": 4, "cells": 2},
 }
 DRAWS = {"program": 3000, "layers": 2000, "nasnet": 2000, "hierarchical": 2000}
 

@@ -27,7 +27,7 @@ Conventions:
   parameters.
 """
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -16,7 +16,7 @@ from zeroevo.spaces.hierarchical.genome import NONE, PRIMITIVES, Genome, Motif, 
 from zeroevo.spaces.hierarchical.mutators import MUTATIONS
 from zeroevo.spaces.hierarchical.space import CONFIG_KEYS, HierarchicalSpace
 
-__all__ = ["Genome", "HierarchicalSpace", "Motif", "MUTATIONS", "NONE", "PRIMITIVES", "Shape", "make_space"]
+__all__ = ["MUTATIONS", "NONE", "PRIMITIVES", "Genome", "HierarchicalSpace", "Motif", "Shape", "make_space"]
 
 
 def make_space(config: dict) -> HierarchicalSpace:

@@ -15,8 +15,9 @@ the same nested lists :mod:`zeroevo.primitives.neural.hierarchical` builds from.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -2,8 +2,10 @@
 
 One mutation picks a level ``l >= 2``, a motif of that level, an edge ``(i, j)`` of its DAG,
 and gives the edge a different op: another op of the level below or ``"none"``. Its name
-says what it did: *add_edge* (``none`` became an op), *remove_edge* (an op became ``none``)
-or *alter_edge* (one op became another); the paper's single mutation covers all three.
+says what it did: *insert* (a ``none`` edge got an op: an edge was added), *remove* (an op
+became ``none``: the edge was removed) or *alter_op* (one op became another); the paper's
+single mutation covers all three. The names are ones the neural search's birth log already
+codes (``zeroevo.neural.search.NEURAL_MUTATIONS``), so a run records them unchanged.
 
 The child is always valid: ``none`` is never offered for the only incoming edge of a node.
 Draws are restricted to what can change, so a mutation always changes exactly one edge:
@@ -24,7 +26,7 @@ import numpy as np
 from zeroevo.core.errors import GenomeError
 from zeroevo.spaces.hierarchical.genome import NONE, Genome, Motif, Shape
 
-MUTATIONS: tuple[str, ...] = ("add_edge", "remove_edge", "alter_edge", "identity")
+MUTATIONS: tuple[str, ...] = ("insert", "remove", "alter_op", "identity")
 
 
 def alternatives(motif: Motif, i: int, j: int, options: tuple[str, ...]) -> tuple[str, ...]:
@@ -63,7 +65,7 @@ def mutate_edge(genome: Genome, shape: Shape, rng: np.random.Generator) -> tuple
     choices = alternatives(motif, i, j, options)
     new = choices[int(rng.integers(len(choices)))]
     old = motif.op(i, j)
-    name = "add_edge" if old == NONE else "remove_edge" if new == NONE else "alter_edge"
+    name = "insert" if old == NONE else "remove" if new == NONE else "alter_op"
     return genome.with_motif(level, index, motif.with_op(i, j, new)), name
 
 

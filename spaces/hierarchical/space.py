@@ -105,8 +105,8 @@ class HierarchicalSpace:
         return _genome.random_genome(self.shape, rng)
 
     def mutate(self, genome: Genome, rng: np.random.Generator) -> tuple[Genome, str]:
-        """A child with one edge of one motif changed, and its name (``add_edge``,
-        ``remove_edge``, ``alter_edge``; ``identity`` at ``identity_rate``)."""
+        """A child with one edge of one motif changed, and its name (``insert``: an edge added,
+        ``remove``: an edge removed, ``alter_op``; ``identity`` at ``identity_rate``)."""
         return mutators.mutate(genome, self.shape, rng, self.identity_rate)
 
     def validate(self, genome: Genome) -> None:
@@ -129,7 +129,7 @@ class HierarchicalSpace:
         """Stem filters at ``width`` (a fidelity knob): ``round(filters * width)``, at least 1."""
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
             raise ConfigError(f"hierarchical width must be a number > 0, got {width!r}")
-        return max(1, int(round(self.filters * width)))
+        return max(1, round(self.filters * width))
 
     def build(
         self,
