@@ -346,7 +346,7 @@ def _op_program(op: int, F: int, variant: int, rng: np.random.Generator, rate: f
 
 
 def _op_tasks(F: int, rng: np.random.Generator, rate: float) -> TaskSet:
-    N, V, E = 5, 3, 2
+    N, V = 5, 3
     labels = np.array([0.0, 0.0, 1.5, -2.0, 1e-3])
     order = np.stack([np.arange(N), rng.permutation(N)])[None]
     return task_set(draw_values(rng, N * F, rate).reshape(1, N, F), rng.choice(labels, (1, N)),

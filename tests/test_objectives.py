@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from tests.test_search import _run
-from zeroevo.core.objectives import (LIMIT, PARETO, SOFT, hypervolume, pareto_front, pareto_pick,
-                                     tournament_winner)
+from zeroevo.core.objectives import LIMIT, PARETO, SOFT, hypervolume, pareto_front, pareto_pick, tournament_winner
 
 # A hand-built population: (accuracy, cost). Its front, cheapest first: 0, 2, 3, 5.
 FIT = np.array([0.50, 0.45, 0.70, 0.80, 0.60, 0.90, 0.85])

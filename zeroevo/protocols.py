@@ -4,6 +4,7 @@ from zeroevo.core.protocols import (
                                     STATUS_FEC_HIT,
                                     STATUS_NAMES,
                                     STATUS_OK,
+    STATUS_SCREENED,
                                     STATUS_STOPPED,
                                     EvalRequest,
                                     EvalResult,
@@ -11,5 +12,5 @@ from zeroevo.core.protocols import (
                                     SearchSpace,
 )
 
-__all__ = ["STATUS_FAILED", "STATUS_FEC_HIT", "STATUS_NAMES", "STATUS_OK", "STATUS_STOPPED", "EvalRequest",
+__all__ = ["STATUS_FAILED", "STATUS_FEC_HIT", "STATUS_NAMES", "STATUS_OK", "STATUS_SCREENED", "STATUS_STOPPED", "EvalRequest",
            "EvalResult", "Evaluator", "SearchSpace"]

@@ -18,7 +18,7 @@ import numpy as np
 from zeroevo.analysis.run import Run
 from zeroevo.core.errors import RunDirError
 from zeroevo.core.objectives import hypervolume, pareto_front
-from zeroevo.core.protocols import STATUS_FAILED
+from zeroevo.core.protocols import STATUS_FAILED, STATUS_SCREENED
 
 NEURAL_COSTS = ("params", "flops", "latency", "latency_batch", "table_latency")
 
@@ -31,9 +31,9 @@ def _neural_cost(metrics: dict, cost: str) -> float | None:
 
 
 def points(run: Run, cost: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """``(births, fitness, cost, cost name)`` of every birth with a cost (failed ones left out)."""
+    """``(births, fitness, cost, cost name)`` of every birth with a cost (failed and screened ones left out)."""
     births, fitness, status = run.column("birth"), run.column("fitness"), run.column("status")
-    ok = status != STATUS_FAILED
+    ok = (status != STATUS_FAILED) & (status != STATUS_SCREENED)  # screened: a prediction, not a measurement
     objectives = getattr(run.config, "objectives", None)
     if run.spec is not None:  # a program run: the cost column
         if cost not in (None, "", objectives.effective_cost("size") if objectives else None):

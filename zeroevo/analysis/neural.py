@@ -15,7 +15,7 @@ import numpy as np
 
 from zeroevo.analysis.run import Run, integrity, named_counts
 from zeroevo.core.errors import RunDirError
-from zeroevo.core.protocols import STATUS_NAMES, EvalRequest
+from zeroevo.core.protocols import STATUS_NAMES, STATUS_SCREENED, EvalRequest
 from zeroevo.core.registry import make_space
 from zeroevo.core.rng import train_seed
 from zeroevo.neural.final import winner
@@ -27,10 +27,14 @@ def _rows(run: Run) -> dict[int, dict[str, Any]]:
     return {b: {k: cols[k][i] for k in cols} for i, b in enumerate(cols["birth"])}
 
 
+def trained_fitness(run: Run) -> np.ndarray:
+    """Every birth's fitness, -inf for screened ones (their fitness column holds a prediction)."""
+    return np.where(run.column("status") == STATUS_SCREENED, -np.inf, run.column("fitness"))
+
+
 def best_birth(run: Run) -> int:
-    """The birth with the highest fitness (first of equals)."""
-    fitness = run.column("fitness")
-    return int(run.column("birth")[int(np.argmax(fitness))])
+    """The trained birth with the highest fitness (first of equals)."""
+    return int(run.column("birth")[int(np.argmax(trained_fitness(run)))])
 
 
 def summary(run: Run) -> dict[str, Any]:
@@ -40,7 +44,7 @@ def summary(run: Run) -> dict[str, Any]:
     b = best_birth(run)
     return {"run_dir": str(run.path), "kind": "neural", "preset": run.config.preset, "seed": run.config.run.seed,
             "space": run.config.space.name, "births": births, "best_birth": b,
-            "best_fitness": float(np.max(run.column("fitness"))), "wall_seconds": wall,
+            "best_fitness": float(np.max(trained_fitness(run))), "wall_seconds": wall,
             "births_per_minute": 60 * births / wall if wall > 0 else None,
             "integrity": integrity(run),
             "status_counts": named_counts(run.column("status"), list(STATUS_NAMES)),

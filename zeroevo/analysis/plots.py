@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroevo.analysis.run import Run
+from zeroevo.core.protocols import STATUS_SCREENED
 
 
 def population_curves(run: Run, points: int = 2000) -> dict[int, dict[str, np.ndarray]]:
@@ -22,8 +23,9 @@ def population_curves(run: Run, points: int = 2000) -> dict[int, dict[str, np.nd
     P = run.config.evolution.population
     out = {}
     island_col = run.column("island")
+    trained = run.column("status") != STATUS_SCREENED  # screened children never joined the population
     for island in np.unique(island_col):
-        rows = np.flatnonzero(island_col == island)
+        rows = np.flatnonzero((island_col == island) & trained)
         birth = run.column("birth")[rows]
         fit = run.column("fitness")[rows]
         restart = run.column("restart")[rows]

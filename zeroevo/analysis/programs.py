@@ -18,7 +18,7 @@ import numpy as np
 
 from zeroevo.analysis.run import Run, integrity, named_counts
 from zeroevo.core.errors import RunDirError
-from zeroevo.core.protocols import STATUS_NAMES
+from zeroevo.core.protocols import STATUS_NAMES, STATUS_SCREENED
 from zeroevo.programs import dead_code
 from zeroevo.programs.config import Config
 from zeroevo.programs.tasks import TaskSet, generate
@@ -162,7 +162,8 @@ def mutation_stats(run: Run) -> list[dict[str, Any]]:
     from zeroevo.analysis.lineage import parent_fitness
 
     codes = run.column("mutation").astype(np.int64)
-    fitness = run.column("fitness")
+    # A screened child was never trained: its fitness column holds a prediction.
+    fitness = np.where(run.column("status") == STATUS_SCREENED, np.nan, run.column("fitness"))
     delta = fitness - parent_fitness(run.column("birth"), run.column("parent"), fitness)
     has_parent = ~np.isnan(delta)
     improved = has_parent & (delta > 0)

@@ -17,7 +17,8 @@ STATUS_OK = 0
 STATUS_FEC_HIT = 1
 STATUS_FAILED = 2  # evaluation failed (NaN, out of memory, shape error, over a limit)
 STATUS_STOPPED = 3  # stopped at a hurdle
-STATUS_NAMES = ("ok", "fec_hit", "failed", "hurdle")
+STATUS_SCREENED = 4  # proposed, then not trained: a surrogate predicted a sibling better
+STATUS_NAMES = ("ok", "fec_hit", "failed", "hurdle", "screened")
 
 
 @runtime_checkable

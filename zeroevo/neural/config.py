@@ -87,6 +87,22 @@ class FinalStage:
         check(self.valid_subset >= 1, "final.valid_subset", self.valid_subset, ">= 1")
 
 
+@dataclass(frozen=True)
+class PredictorConfig:
+    """Screening children with a surrogate before they train (PNAS; see zeroevo.neural.predictor)."""
+
+    model: str = doc("'' = off; 'ridge' or 'gbm' (scikit-learn, on hashed features of the genome)", "")
+    candidates: int = doc("children proposed per step; only the one predicted best trains", 4)
+    refit_every: int = doc("evaluated births between refits of the surrogate", 10)
+    min_train: int = doc("evaluated births before it screens (until then the first child of a step trains)", 20)
+
+    def __post_init__(self) -> None:
+        check(self.model in ("", "ridge", "gbm"), "predictor.model", self.model, "'', 'ridge' or 'gbm'")
+        check(1 <= self.candidates <= 64, "predictor.candidates", self.candidates, "1..64")
+        check(self.refit_every >= 1, "predictor.refit_every", self.refit_every, ">= 1")
+        check(self.min_train >= 2, "predictor.min_train", self.min_train, ">= 2")
+
+
 # What a neural candidate's cost may be ([objectives] cost); the first is the default.
 NEURAL_COSTS = ("params", "flops", "latency", "latency_batch", "table_latency")
 
@@ -105,6 +121,7 @@ class NeuralConfig(ConfigBase):
     evaluation: NeuralEvaluation = field(default_factory=NeuralEvaluation)
     final: FinalStage = field(default_factory=FinalStage)
     objectives: Objectives = field(default_factory=Objectives)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     preset: str = ""
     kind = "neural"

@@ -21,6 +21,7 @@ from zeroevo.core.births import BirthBatch, RunRecorder
 from zeroevo.core.engine import Engine, Proposal
 from zeroevo.core.protocols import (
     STATUS_FAILED,
+    STATUS_SCREENED,
     STATUS_STOPPED,
     EvalRequest,
     EvalResult,
@@ -29,6 +30,7 @@ from zeroevo.core.registry import make_space
 from zeroevo.core.rng import seed64, train_seed
 from zeroevo.neural.config import NEURAL_COSTS, NeuralConfig
 from zeroevo.neural.final import Archive, run_final_stage, winner
+from zeroevo.neural.predictor import Predictor
 
 NEURAL_MUTATIONS = ("init", "random", "insert", "remove", "alter_op", "alter_param", "add_skip",
                     "remove_skip", "identity", "hidden_state", "op")
@@ -99,7 +101,13 @@ class NeuralSearch:
         self.member_state: dict[int, bytes] = {}  # birth -> trained weights (inheritance)
         self.best = (-1, -1.0, None)              # (birth, fitness, encoded genome)
         self.archive: Archive | None = Archive()  # the best distinct architectures, for the final stage
-        self.failed = self.stopped = 0
+        self.failed = self.stopped = self.screened = 0
+        # Screening (see zeroevo.neural.predictor): steps of K proposals, one of them trains.
+        pc = config.predictor
+        self.K = pc.candidates if pc.model else 1
+        self.predictor = Predictor(pc.model, config.run.seed) if pc.model else None
+        self.evaluated: list[tuple[dict, float]] | None = []  # (genome, fitness) of trained births
+        self.fitted_on = 0                                     # how many of them the surrogate saw
 
     # ---- proposing --------------------------------------------------------------------
     def _hurdles(self) -> tuple[float, ...]:
@@ -113,15 +121,34 @@ class NeuralSearch:
             out.append(float(np.quantile(stage, ev.hurdle_quantile)) if stage else 0.0)
         return tuple(out)
 
-    def _propose(self, t: int) -> None:
-        proposal = self.engine.propose(t, t)
+    def _request(self, t: int, proposal: Proposal) -> EvalRequest:
         inherit = self.config.evaluation.inherit_weights
-        request = EvalRequest(
+        return EvalRequest(
             space=self.config.space.name, genome=self.space.encode(proposal.genome),
             seed=train_seed(self.config.run.seed, t), birth=t, hurdles=self._hurdles(),
             parent_state=self.member_state.get(proposal.parent) if inherit else None,
             keep_state=inherit)
-        self.pending[t] = (proposal, request)
+
+    def _propose(self, t: int) -> int:
+        """Propose birth ``t`` (an initial one), or the step starting at ``t``: K children from
+        one population state, each with its own stream; the surrogate picks the one to train,
+        the others are screened. Returns the next birth to propose."""
+        P = self.config.evolution.population
+        if t < P:
+            proposal = self.engine.propose(t, t)
+            self.pending[t] = (proposal, self._request(t, proposal), False, float("nan"))
+            return t + 1
+        step = P + (t - P) // self.K  # the generation: which slot the trained child replaces
+        proposals = [self.engine.propose(t + j, step) for j in range(self.K)]
+        requests = [self._request(t + j, p) for j, p in enumerate(proposals)]
+        predicted = np.full(self.K, np.nan)
+        chosen = 0
+        if self.K > 1 and self.predictor is not None and self.predictor.ready:
+            predicted = self.predictor.predict([r.genome for r in requests])
+            chosen = int(np.argmax(predicted))  # the first of equals
+        for j, (p, r) in enumerate(zip(proposals, requests)):
+            self.pending[t + j] = (p, r, j != chosen, float(predicted[j]))
+        return t + self.K
 
     def _fill(self, dispatcher: Any, limit: int) -> None:
         # Birth t is proposed as soon as birth t - L is committed, even past the birth limit
@@ -132,16 +159,43 @@ class NeuralSearch:
         lag, P = self.config.dispatch.lag, self.config.evolution.population
         t = max(self.pending, default=self.committed - 1) + 1
         while t < P or (t < self.committed + lag and self.committed >= P):
-            self._propose(t)
-            t += 1
+            t = self._propose(t)
         for t in sorted(self.pending):
-            if t < limit and t not in self.submitted:
+            if t < limit and t not in self.submitted and not self.pending[t][2]:
                 dispatcher.submit(t, self.pending[t][1])
                 self.submitted.add(t)
 
     # ---- committing -------------------------------------------------------------------
+    def _commit_screened(self, t: int, wall0: float) -> None:
+        proposal, request, _, predicted = self.pending.pop(t)
+        self.committed = t + 1
+        self.screened += 1
+        ready = np.isfinite(predicted)
+        batch = BirthBatch(*(np.array([x]) for x in (
+            t, 0, 0, proposal.parent, NEURAL_MUTATIONS.index(proposal.mutation), STATUS_SCREENED,
+            predicted if ready else 0.0, 0, 0, 0, 0.0)))
+        if self.recorder is not None:
+            reason = "screened: a sibling was predicted better" if ready else "screened: the surrogate was not ready"
+            self.recorder.append(batch, {"genome": pa.array([json.dumps(request.genome)]),
+                                         "metrics": pa.array([json.dumps({"predicted": predicted if ready else None,
+                                                                          "reason": reason})])})
+        self._report(wall0)
+
+    def _learn(self, genome: dict, fitness: float) -> None:
+        """Add a trained birth to the surrogate's data; refit every ``refit_every`` of them."""
+        if self.predictor is None or self.evaluated is None:
+            return
+        self.evaluated.append((genome, fitness))
+        pc, n = self.config.predictor, len(self.evaluated)
+        if n >= pc.min_train and n % pc.refit_every == 0:
+            self.predictor.fit(*zip(*self.evaluated))
+            self.fitted_on = n
+
     def _commit(self, t: int, result: EvalResult, wall0: float) -> None:
-        proposal, request = self.pending.pop(t)
+        if self.pending[t][2]:
+            self._commit_screened(t, wall0)
+            return
+        proposal, request, _, predicted = self.pending.pop(t)
         self.submitted.discard(t)
         old = int(self.engine.births[proposal.slot])
         self.engine.commit(proposal, result)
@@ -162,12 +216,18 @@ class NeuralSearch:
             result.fitness, result.steps, 0, stage, float(result.metrics.get("cost", 0.0)))))
         if self.recorder is not None:
             metrics = {**result.metrics, "reason": result.reason, "hurdles": list(request.hurdles)}
+            if self.predictor is not None:
+                metrics["predicted"] = float(predicted) if np.isfinite(predicted) else None
             self.recorder.append(batch, {"genome": pa.array([json.dumps(request.genome)]),
                                          "metrics": pa.array([json.dumps(metrics)])})
+        self._learn(request.genome, float(result.fitness))
+        self._report(wall0)
+
+    def _report(self, wall0: float) -> None:
         if self.progress is not None:
             fit = self.engine.fitness[np.isfinite(self.engine.fitness)]
             wall = time.time() - wall0
-            self.progress(NeuralProgress(self.committed, max(self.best[1], 0.0), float(fit.mean()),
+            self.progress(NeuralProgress(self.committed, max(self.best[1], 0.0), float(fit.mean()) if len(fit) else 0.0,
                                          self.failed, 60 * self.committed / wall if wall else 0.0, wall))
 
     def run(self) -> NeuralResult:
@@ -183,9 +243,12 @@ class NeuralSearch:
         try:
             if self.archive is None:  # a snapshot from before the archive: rebuild it from the log
                 self.archive = self._archive_from_log()
+            if self.evaluated is None:  # resumed: the surrogate's data and fit, again from the log
+                self._predictor_from_log()
             while self.committed < limit and not (cfg.run.max_seconds and time.time() - wall0 >= cfg.run.max_seconds):
                 self._fill(dispatcher, limit)
-                self._commit(self.committed, dispatcher.wait(self.committed), wall0)
+                t = self.committed
+                self._commit(t, None if self.pending[t][2] else dispatcher.wait(t), wall0)
                 if self.recorder is not None and self.recorder.due(self.committed):
                     self.snapshot()
             if self.recorder is not None:
@@ -209,6 +272,16 @@ class NeuralSearch:
                             time.time() - wall0, time.process_time() - cpu0, self.best[2] or {},
                             self.space.render(self.space.decode(self.best[2])) if self.best[2] else "", final)
 
+    def _predictor_from_log(self) -> None:
+        log = self.recorder.log() if self.recorder is not None else None
+        rows = [] if log is None else [
+            (json.loads(g), f) for g, f, b, st in zip(*(log.column(c).to_pylist() for c in
+                                                          ("genome", "fitness", "birth", "status")))
+            if b < self.committed and st != STATUS_SCREENED]
+        self.evaluated = rows
+        if self.fitted_on:
+            self.predictor.fit(*zip(*rows[:self.fitted_on]))
+
     def _archive_from_log(self) -> Archive:
         archive = Archive()
         log = self.recorder.log() if self.recorder is not None else None
@@ -226,14 +299,16 @@ class NeuralSearch:
             "committed": self.committed, "failed": self.failed, "stopped": self.stopped,
             "best": list(self.best), "member_metrics": self.member_metrics,
             "genomes": [self.space.encode(g) if g is not None else None for g in e.genomes],
-            "pending": [[t, p.slot, p.parent, p.mutation, r.genome, list(r.hurdles)]
-                        for t, (p, r) in sorted(self.pending.items())],
+            "pending": [[t, p.slot, p.parent, p.mutation, r.genome, list(r.hurdles), screened,
+                         None if not np.isfinite(pred) else pred]
+                        for t, (p, r, screened, pred) in sorted(self.pending.items())],
+            "screened": self.screened, "predictor_fitted_on": self.fitted_on,
             "member_state_births": sorted(self.member_state),
             "archive": self.archive.to_json() if self.archive is not None else None}
         arrays = {"pop_fitness": e.fitness, "pop_births": e.births, "pop_cost": e.cost}
         for b, blob in self.member_state.items():
             arrays[f"state_{b}"] = np.frombuffer(blob, np.uint8)
-        for t, (_, r) in self.pending.items():
+        for t, (_, r, _, _) in self.pending.items():
             if r.parent_state is not None:
                 arrays[f"pending_state_{t}"] = np.frombuffer(r.parent_state, np.uint8)
         self.recorder.snapshot(self.committed, arrays, {"neural": state})
@@ -252,9 +327,14 @@ class NeuralSearch:
             e.cost[:] = arrays["pop_cost"]
         self.member_state = {b: arrays[f"state_{b}"].tobytes() for b in s["member_state_births"]}
         inherit = self.config.evaluation.inherit_weights
-        for t, slot, parent, mutation, genome, hurdles in s["pending"]:
+        self.screened = s.get("screened", 0)
+        self.fitted_on = s.get("predictor_fitted_on", 0)
+        self.evaluated = None if self.predictor is not None else []  # rebuilt from the log in run()
+        for t, slot, parent, mutation, genome, hurdles, *screening in s["pending"]:
+            screened, pred = screening if screening else (False, None)  # older snapshots: no screening
             proposal = Proposal(t, slot, parent, mutation, self.space.decode(genome))
             blob = arrays.get(f"pending_state_{t}")
             self.pending[t] = (proposal, EvalRequest(
                 self.config.space.name, genome, train_seed(self.config.run.seed, t), t, hurdles=tuple(hurdles),
-                parent_state=blob.tobytes() if blob is not None else None, keep_state=inherit))
+                parent_state=blob.tobytes() if blob is not None else None, keep_state=inherit),
+                bool(screened), float("nan") if pred is None else float(pred))

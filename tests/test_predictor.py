@@ -1,0 +1,79 @@
+"""Screening children with a surrogate: features, the fit, and a deterministic screened search."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.test_neural_search import _log, _strip_timing, tiny  # noqa: F401  (fixture)
+from zeroevo.analysis.neural import best_birth, summary
+from zeroevo.analysis.run import open_run
+from zeroevo.core.protocols import STATUS_SCREENED
+from zeroevo.neural.predictor import Predictor, features, kendall_tau
+from zeroevo.runs.lifecycle import resume_run, start_run
+
+
+def test_kendall_tau_matches_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 5, 40).astype(float), rng.normal(size=40)
+    b[:10] = a[:10]
+    assert kendall_tau(a, b) == pytest.approx(stats.kendalltau(a, b).statistic)
+    assert kendall_tau(a, a) == pytest.approx(1.0) and kendall_tau(a, -a) == pytest.approx(-1.0)
+
+
+def test_features_see_ops_and_positions():
+    a = {"layers": [{"op": "conv", "k": 3}, {"op": "pool"}]}
+    b = {"layers": [{"op": "pool"}, {"op": "conv", "k": 3}]}
+    assert features(a).shape == features(b).shape
+    assert not np.array_equal(features(a), features(b))         # positions differ
+    assert np.array_equal(features(a), features(json.loads(json.dumps(a))))
+
+
+@pytest.mark.parametrize("model", ["ridge", "gbm"])
+def test_the_surrogate_learns_a_rank(model):
+    # Fitness = number of "conv" layers, plus noise: the surrogate must rank unseen genomes.
+    rng = np.random.default_rng(1)
+
+    def genome():
+        ops = rng.choice(["conv", "pool", "dense"], rng.integers(1, 6))
+        return {"layers": [{"op": str(o)} for o in ops]}
+
+    train = [genome() for _ in range(120)]
+    test = [genome() for _ in range(40)]
+    score = [lambda g: sum(layer["op"] == "conv" for layer in g["layers"])][0]
+    fitted = Predictor(model, seed=0).fit(train, [score(g) + 0.1 * rng.normal() for g in train])
+    assert kendall_tau(fitted.predict(test), np.array([score(g) for g in test])) > 0.6
+    with pytest.raises(ValueError, match="allowed: ridge, gbm"):
+        Predictor("forest")
+
+
+def test_screened_search_is_deterministic_and_resumes(tmp_path, tiny):  # noqa: F811
+    cfg = tiny.replace("predictor", model="ridge", candidates=3, min_train=4, refit_every=2)
+    cfg = cfg.replace("run", max_births=25).replace("dispatch", lag=2)
+    start_run(cfg, tmp_path / "straight")[0].run()
+    straight = _strip_timing(_log(tmp_path / "straight"))
+    status = np.array(straight["status"])
+    # Births 4.. come in steps of 3, exactly one of which trains.
+    trained_per_step = [int((status[s:s + 3] != STATUS_SCREENED).sum()) for s in range(4, 25, 3)]
+    assert trained_per_step == [1] * 7, status
+    # Once the surrogate is fitted, the one that trains is the sibling predicted best.
+    metrics = straight["metrics"]
+    checked = 0
+    for s in range(4, 25, 3):
+        predicted = [metrics[t]["predicted"] for t in range(s, s + 3)]
+        if None not in predicted:
+            assert status[s + int(np.argmax(predicted))] != STATUS_SCREENED
+            checked += 1
+    assert checked >= 3
+    # The same log from a run stopped mid-step and resumed, and with two workers.
+    start_run(cfg.replace("run", max_births=14), tmp_path / "resumed")[0].run()
+    resume_run(tmp_path / "resumed", max_births=25).run()
+    assert _strip_timing(_log(tmp_path / "resumed")) == straight
+    start_run(cfg.replace("dispatch", backend="process", workers=2), tmp_path / "two")[0].run()
+    assert _strip_timing(_log(tmp_path / "two")) == straight
+    # Analysis never takes a prediction for a measurement.
+    run = open_run(tmp_path / "straight")
+    assert status[best_birth(run)] != STATUS_SCREENED
+    assert summary(run)["status_counts"]["screened"] == int((status == STATUS_SCREENED).sum())

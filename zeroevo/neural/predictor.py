@@ -1,0 +1,88 @@
+"""A surrogate that screens children before they train (PNAS, neural predictors).
+
+A trained candidate costs seconds to minutes; predicting one costs microseconds. With a
+``[predictor]``, each step of the search proposes ``candidates`` children (each from its own
+tournament and mutation, each from its own random stream) and trains only the one the
+surrogate predicts best; the others are logged with status ``screened`` and their
+prediction. The surrogate is a regressor from scikit-learn on features of the encoded
+genome (:func:`features`: hashed counts of every (path, value) of its JSON, so any space
+works unchanged), fitted on every evaluated birth so far, refitted every ``refit_every``
+evaluated births. Everything is deterministic: the same births give the same fit, so a
+resumed run refits from its log and proposes what a straight run proposes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+DIMENSIONS = 512
+MODELS = ("ridge", "gbm")
+
+
+def _tokens(value: Any, path: str = "") -> list[str]:
+    """``path=value`` and ``path`` tokens of a JSON value; list positions count once with and
+    once without their index (what an op is, and where it sits)."""
+    if isinstance(value, dict):
+        return [t for k in sorted(value) for t in _tokens(value[k], f"{path}/{k}")]
+    if isinstance(value, list):
+        out = []
+        for i, v in enumerate(value):
+            out += _tokens(v, f"{path}[{i}]") + _tokens(v, f"{path}[]")
+        return out
+    return [f"{path}={json.dumps(value)}", path]
+
+
+def features(genome: dict) -> np.ndarray:
+    """A fixed-length vector of an encoded genome: hashed token counts (any space)."""
+    x = np.zeros(DIMENSIONS)
+    for token in _tokens(genome):
+        h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+        x[h % DIMENSIONS] += 1.0 if (h >> 63) & 1 else -1.0  # signed hashing keeps collisions unbiased
+    return x
+
+
+class Predictor:
+    """A regressor of fitness from :func:`features` (``ridge`` or ``gbm``), deterministic."""
+
+    def __init__(self, model: str = "ridge", seed: int = 0) -> None:
+        if model not in MODELS:
+            raise ValueError(f"unknown predictor {model!r}; allowed: {', '.join(MODELS)}")
+        self.model_name, self.seed = model, seed
+        self.model: Any = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether it has been fitted."""
+        return self.model is not None
+
+    def fit(self, genomes: list[dict], fitness: list[float]) -> "Predictor":
+        """Fit on encoded genomes and their fitness."""
+        from sklearn.ensemble import GradientBoostingRegressor
+        from sklearn.linear_model import Ridge
+
+        x = np.stack([features(g) for g in genomes])
+        y = np.asarray(fitness, float)
+        if self.model_name == "ridge":
+            self.model = Ridge(alpha=1.0).fit(x, y)
+        else:
+            self.model = GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1,
+                                                   subsample=1.0, random_state=self.seed).fit(x, y)
+        return self
+
+    def predict(self, genomes: list[dict]) -> np.ndarray:
+        """Predicted fitness of encoded genomes."""
+        return np.asarray(self.model.predict(np.stack([features(g) for g in genomes])), float)
+
+
+def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-b of two score vectors (ties counted as neither concordant nor discordant)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    da = np.sign(a[:, None] - a[None, :])
+    db = np.sign(b[:, None] - b[None, :])
+    iu = np.triu_indices(len(a), 1)
+    s = float(np.sum(da[iu] * db[iu]))
+    na, nb = float(np.sum(da[iu] != 0)), float(np.sum(db[iu] != 0))
+    return s / np.sqrt(na * nb) if na and nb else float("nan")
