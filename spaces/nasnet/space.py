@@ -146,3 +146,33 @@ class NasnetSpace:
             cells_per_stack=self.cells_per_stack,
             stacks=self.stacks,
         )
+
+    def build_supernet(
+        self,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        width: float = 1.0,
+    ):
+        """The weight-sharing supernet of every genome of this space (single-path one-shot).
+
+        ``supernet(x, self.encode(genome))`` runs one genome's network (a path) on the shared
+        weights, and ``supernet.standalone_state(self.encode(genome))`` is a state dict for
+        ``self.build(genome, input_shape, num_classes, width)``, which then computes the
+        same function. Weights come from torch's default initialisation, as in ``build``.
+        """
+        from zeroevo.primitives.neural.supernet_cells import NasnetSupernet
+
+        shape = tuple(input_shape)
+        if len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
+            raise ConfigError(f"nasnet input_shape must be (channels, height, width) of positive ints, got {input_shape!r}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ConfigError(f"nasnet num_classes must be an integer >= 1, got {num_classes!r}")
+        return NasnetSupernet(
+            blocks=self.blocks,
+            ops=self.ops,
+            in_channels=shape[0],
+            num_classes=num_classes,
+            filters=self.scaled_filters(width),
+            cells_per_stack=self.cells_per_stack,
+            stacks=self.stacks,
+        )
