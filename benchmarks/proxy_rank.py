@@ -1,16 +1,17 @@
 """How well does a cheap proxy rank architectures? Spearman's rho and top-k overlap against full fidelity.
 
-    PYTHONPATH=. python benchmarks/proxy_rank.py [--archs 30] [--spaces layers nasnet] [--jobs 2]
+    PYTHONPATH=. python benchmarks/proxy_rank.py [--archs 30] [--spaces layers nasnet] [--jobs 2] [--results r.jsonl]
 
 For each search space (with its Fashion-MNIST preset's options), draws ``--archs`` random
-architectures (seeded), trains every one at full fidelity (the presets' final stage: 6
-epochs on every training image not held out, measured on 5,000 held-out training images)
-and at each proxy fidelity below (measured on 1,024 held-out images), and prints per proxy:
-Spearman's rank correlation with full fidelity, the overlap of the top 5 (how many of the
-full-fidelity top 5 the proxy also puts in its top 5), and the CPU-seconds of training one
-candidate (median) with the ratio to full fidelity. Trainings run ``--jobs`` at a time, one
-thread each; CPU time is each worker's process time around one training (data loading
-excluded), so other load on the machine does not inflate it.
+architectures (seeded), trains every one at full fidelity and at each proxy fidelity below,
+and prints per proxy: Spearman's rank correlation with full fidelity, the overlap of the top
+5 (how many of the full-fidelity top 5 the proxy also puts in its top 5), and the CPU-seconds
+of training one candidate (median) with the ratio to full fidelity. *Full fidelity* is the
+preset's final stage (what a run's winner is retrained with, measured on 5,000 held-out
+training images). No time limit applies. Trainings run ``--jobs`` at a time, one thread
+each; CPU time is each worker's process time around one training (data loading excluded),
+so other load on the machine does not inflate it. Every training is appended to
+``--results`` as it finishes, and a rerun skips what is there (a long run survives a stop).
 """
 from __future__ import annotations
 
@@ -18,20 +19,34 @@ import argparse
 import json
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import numpy as np
 
-FULL = {"epochs": 6, "train_subset": 0, "valid_subset": 5000}
 PROXIES = {
-    "1 ep, 1k img": {"epochs": 1, "train_subset": 1024, "valid_subset": 1024},
-    "2 ep, 2k img": {"epochs": 2, "train_subset": 2048, "valid_subset": 1024},
-    "1 ep, 4k img": {"epochs": 1, "train_subset": 4096, "valid_subset": 1024},
-    "2 ep, 4k img, width 0.5": {"epochs": 2, "train_subset": 4096, "valid_subset": 1024, "width": 0.5},
-    "3 ep, 4k img": {"epochs": 3, "train_subset": 4096, "valid_subset": 1024},
-    "2 ep, 8k img": {"epochs": 2, "train_subset": 8192, "valid_subset": 1024},
+    "layers": {
+        "1 ep, 1k img": {"epochs": 1, "train_subset": 1024, "valid_subset": 1024},
+        "2 ep, 2k img": {"epochs": 2, "train_subset": 2048, "valid_subset": 1024},
+        "1 ep, 4k img": {"epochs": 1, "train_subset": 4096, "valid_subset": 1024},
+        "2 ep, 4k img, width 0.5": {"epochs": 2, "train_subset": 4096, "valid_subset": 1024, "width": 0.5},
+        "3 ep, 4k img": {"epochs": 3, "train_subset": 4096, "valid_subset": 1024},
+    },
+    "nasnet": {
+        "1 ep, 1k img": {"epochs": 1, "train_subset": 1024, "valid_subset": 512},
+        "2 ep, 1k img": {"epochs": 2, "train_subset": 1024, "valid_subset": 512},
+        "1 ep, 2k img": {"epochs": 1, "train_subset": 2048, "valid_subset": 1024},
+    },
 }
 PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
+
+
+def full_fidelity(space: str) -> dict:
+    """The preset's final stage as a training budget."""
+    from zeroevo.runs.presets import load_preset
+
+    f = load_preset(PRESETS[space]).final
+    return {"epochs": f.epochs, "train_subset": f.train_subset, "valid_subset": f.valid_subset}
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -65,7 +80,7 @@ def _train(job: tuple[str, dict, int, dict]) -> tuple[float, float]:
     evaluator = _EVALUATORS.get(space) or _EVALUATORS.setdefault(space, NeuralEvaluator(cfg.evaluator_config()))
     evaluator.data  # loaded once per worker, outside the timing
     cpu = time.process_time()
-    result = evaluator.evaluate(EvalRequest(space, genome, seed, budget=budget))
+    result = evaluator.evaluate(EvalRequest(space, genome, seed, budget={**budget, "max_seconds": None}))
     return float(result.metrics.get("val_accuracy", 0.0)), time.process_time() - cpu
 
 
@@ -89,36 +104,47 @@ def main() -> None:
     ap.add_argument("--spaces", nargs="+", default=["layers", "nasnet"])
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--json", help="also write the raw accuracies here")
+    ap.add_argument("--results", default="proxy_rank.jsonl", help="one line per training; reruns skip these")
     args = ap.parse_args()
-    fidelities = {"full": FULL, **PROXIES}
-    raw = {}
+    path = Path(args.results)
+    done = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            done[(r["space"], r["fidelity"], r["arch"])] = (r["accuracy"], r["cpu_seconds"])
     t0 = time.time()
-    with ProcessPoolExecutor(args.jobs) as pool:
-        for space in args.spaces:
-            archs = genomes(space, args.archs, args.seed)
-            jobs = [(space, g, 1000 + i, budget) for name, budget in fidelities.items() for i, g in enumerate(archs)]
-            results = list(pool.map(_train, jobs))
-            n = len(archs)
-            raw[space] = {name: results[k * n:(k + 1) * n] for k, name in enumerate(fidelities)}
-    print(f"{args.archs} random architectures per space, Fashion-MNIST; full fidelity = {FULL}; "
-          f"{time.time() - t0:.0f} s wall on {args.jobs} processes")
-    print("| space | proxy | Spearman rho | top-5 overlap | CPU-s per candidate | cost vs full |")
+    jobs = {}
+    for space in args.spaces:
+        fidelities = {"full": full_fidelity(space), **PROXIES[space]}
+        for i, g in enumerate(genomes(space, args.archs, args.seed)):
+            for name, budget in fidelities.items():
+                if (space, name, i) not in done:
+                    jobs[(space, name, i)] = (space, g, 1000 + i, budget)
+    with ProcessPoolExecutor(args.jobs) as pool, path.open("a") as out:
+        futures = {pool.submit(_train, job): key for key, job in jobs.items()}
+        for fut in as_completed(futures):
+            (space, name, i), (acc, cpu) = futures[fut], fut.result()
+            done[(space, name, i)] = (acc, cpu)
+            out.write(json.dumps({"space": space, "fidelity": name, "arch": i, "accuracy": acc,
+                                  "cpu_seconds": cpu}) + "\n")
+            out.flush()
+    print(f"{args.archs} random architectures per space (seed {args.seed}), Fashion-MNIST; full fidelity = "
+          f"the preset's final stage; {len(jobs)} trainings in {time.time() - t0:.0f} s wall on {args.jobs} processes")
+    print("| space | fidelity | Spearman rho | top-5 overlap | CPU-s per candidate | cost vs full |")
     print("|---|---|---|---|---|---|")
-    for space, by in raw.items():
-        full_acc = np.array([a for a, _ in by["full"]])
-        full_cost = statistics.median(c for _, c in by["full"])
-        print(f"| {space} | full | 1.00 | 5/5 | {full_cost:.1f} | 1 |")
-        for name in PROXIES:
-            acc = np.array([a for a, _ in by[name]])
-            cost = statistics.median(c for _, c in by[name])
+    for space in args.spaces:
+        def column(name: str) -> tuple[np.ndarray, float]:
+            rows = [done[(space, name, i)] for i in range(args.archs)]
+            return np.array([a for a, _ in rows]), statistics.median(c for _, c in rows)
+        full_acc, full_cost = column("full")
+        f = full_fidelity(space)
+        print(f"| {space} | full: {f['epochs']} ep, {f['train_subset']:,} img | 1.00 | 5/5 | {full_cost:.1f} | 1 |")
+        for name in PROXIES[space]:
+            acc, cost = column(name)
             print(f"| {space} | {name} | {spearman(acc, full_acc):.2f} | {top_overlap(acc, full_acc)}/5 | "
                   f"{cost:.1f} | 1/{full_cost / cost:.0f} |")
         print(f"| {space} | (full-fidelity accuracy: median {np.median(full_acc):.3f}, "
               f"range {full_acc.min():.3f}-{full_acc.max():.3f}) | | | | |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(raw, f)
 
 
 if __name__ == "__main__":

@@ -300,6 +300,7 @@ def test_ops_outside_the_space_are_refused() -> None:
     {"conv_kernels": [2, 3]}, {"max_layers": 0}, {"min_layers": 3, "max_layers": 2},
     {"ops": ["conv", "rnn"]}, {"ops": []}, {"mutations": ["crossover"]}, {"dropout_rates": [1.0]},
     {"activations": ["swish"]}, {"conv_filters": [0]}, {"depth": 3}, {"initial_layers": 20},
+    {"ops": ["conv", "dense"], "initial_ops": ["maxpool"]}, {"conv_block": "yes"},
 ])
 def test_bad_config_raises_config_error(config: dict) -> None:
     with pytest.raises(ConfigError):
@@ -311,3 +312,19 @@ def test_bad_build_arguments(space: LayerSpace) -> None:
     for shape, classes in (((8, 8), 2), ((1, 0, 8), 2), ((1, 8, 8), 0)):
         with pytest.raises(ConfigError):
             space.build(genome, shape, classes)
+
+
+def test_initial_ops_and_conv_blocks() -> None:
+    plain = make_space("layers", {"initial_layers": 4})
+    prior = make_space("layers", {"initial_layers": 4, "initial_ops": ["conv", "maxpool"], "conv_block": True})
+    rng = np.random.default_rng(0)
+    drawn = {layer.op for _ in range(50) for layer in prior.random(rng).layers}
+    assert drawn == {"conv", "maxpool"}
+    # Without initial_ops a random genome is what it always was (older runs replay).
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert make_space("layers", {"initial_layers": 4, "conv_block": True}).random(a) == plain.random(b)
+    genome = LayerGenome((Conv(8),))
+    block = prior.build(genome, (1, 8, 8), 3).nodes[0]
+    assert [type(m) for m in block] == [torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.ReLU]
+    assert block[0].bias is None
+    assert isinstance(plain.build(genome, (1, 8, 8), 3).nodes[0], torch.nn.Conv2d)

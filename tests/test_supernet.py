@@ -18,7 +18,13 @@ CONFIGS = {
     "nasnet": {"blocks": 3, "stacks": 2, "cells_per_stack": 1, "filters": 4},
     "layers": {"max_layers": 4, "conv_filters": [4, 8], "conv_kernels": [1, 3], "dense_units": [8, 16]},
 }
+CONFIGS["layers_block"] = {**CONFIGS["layers"], "conv_block": True}  # conv-BN-ReLU blocks
 KINDS = sorted(CONFIGS)
+
+
+def space_of(name: str, **changes):
+    """The space of a CONFIGS entry (``layers_block`` is a layer space)."""
+    return make_space(name.split("_")[0], {**CONFIGS[name], **changes})
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +115,7 @@ def standalone(space, net: torch.nn.Module, genome, width: float = 1.0) -> torch
 @pytest.fixture(scope="module", params=KINDS)
 def setup(request):
     """``(space, supernet)`` with random weights, in eval mode."""
-    space = make_space(request.param, CONFIGS[request.param])
+    space = space_of(request.param)
     net = randomise(space.build_supernet(SHAPE, CLASSES), seed=1)
     return space, net.eval()
 
@@ -125,7 +131,7 @@ def test_every_path_computes_its_standalone_network(setup):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_width_scales_paths_like_build(kind):
-    space = make_space(kind, CONFIGS[kind])
+    space = space_of(kind)
     net = randomise(space.build_supernet(SHAPE, CLASSES, width=0.5), seed=3).eval()
     x = images(1)
     with torch.no_grad():
@@ -138,8 +144,7 @@ def test_width_scales_paths_like_build(kind):
 def test_training_mode_matches_and_updates_only_the_path_statistics(kind):
     # Batch statistics, and the running statistics a step leaves behind, are the stand-alone
     # network's. Dropout draws from torch's global generator, so it is left out here.
-    config = {**CONFIGS[kind], **({"ops": [op for op in OPS if op != "dropout"]} if kind == "layers" else {})}
-    space = make_space(kind, config)
+    space = space_of(kind, **({"ops": [op for op in OPS if op != "dropout"]} if kind.startswith("layers") else {}))
     net = randomise(space.build_supernet(SHAPE, CLASSES), seed=5).train()
     before = copy.deepcopy(net.state_dict())
     x = images(2, batch=4)

@@ -135,6 +135,9 @@ def make_node(node: dict, shape: tuple[int, int, int]) -> nn.Module:
     op = node["op"]
     if op == "conv":
         k = node["kernel"]
+        if node.get("block"):  # conv-BN-ReLU (the bias is redundant before batch norm)
+            return nn.Sequential(nn.Conv2d(shape[0], node["filters"], k, stride=node["stride"], padding=k // 2,
+                                           bias=False), nn.BatchNorm2d(node["filters"]), nn.ReLU())
         return nn.Conv2d(shape[0], node["filters"], k, stride=node["stride"], padding=k // 2)
     if op == "maxpool":
         k = node["kernel"]

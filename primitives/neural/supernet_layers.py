@@ -71,6 +71,10 @@ def channel_slices(module: nn.Module, in_channels: int, out_channels: int) -> di
     """
     if isinstance(module, nn.Conv2d):
         return {"weight": module.weight[:out_channels, :in_channels], "bias": module.bias[:out_channels]}
+    if isinstance(module, nn.Sequential):  # a conv block: conv (no bias), batch norm of its output, ReLU
+        conv, norm = module[0], module[1]
+        return {"0.weight": conv.weight[:out_channels, :in_channels],
+                **{f"1.{k}": v for k, v in channel_slices(norm, out_channels, 0).items()}}
     if isinstance(module, DenseOp):
         linear = module.linear
         return {"linear.weight": linear.weight[:out_channels, :in_channels], "linear.bias": linear.bias[:out_channels]}
@@ -109,6 +113,7 @@ class LayerSupernet(nn.Module):
         activations: Sequence[str],
         dropout_rates: Sequence[float],
         width: float = 1.0,
+        conv_block: bool = False,
     ):
         super().__init__()
         self.spec = {
@@ -126,6 +131,7 @@ class LayerSupernet(nn.Module):
             "activations": [str(fn) for fn in activations],
             "dropout_rates": [float(r) for r in dropout_rates],
             "width": float(width),
+            "conv_block": bool(conv_block),
         }
         spec = self.spec
         self.input_norm = InputNorm(spec["input_shape"][0])
@@ -154,7 +160,9 @@ class LayerSupernet(nn.Module):
             c_out = max(self.widths["conv"].values())
             for k in spec["conv_kernels"]:
                 for s in spec["conv_strides"]:
-                    out[f"conv_k{k}_s{s}"] = nn.Conv2d(c_in, c_out, k, stride=s, padding=k // 2)
+                    out[f"conv_k{k}_s{s}"] = make_node(
+                        {"op": "conv", "filters": c_out, "kernel": k, "stride": s, "block": spec["conv_block"]},
+                        shape)
         for op in ("maxpool", "avgpool"):
             if op in ops:
                 for k in spec["pool_kernels"]:

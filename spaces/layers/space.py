@@ -53,8 +53,11 @@ class LayerSpace:
 
     Config fields (all optional): ``min_layers``/``max_layers`` bound the genome length,
     ``initial_layers`` is the largest length of a random genome, ``max_inputs`` caps the
-    inputs of one layer, ``ops`` and ``mutations`` list what may be used, and the remaining
-    tuples list the choices of each hyperparameter (kernels must be odd).
+    inputs of one layer, ``ops`` and ``mutations`` list what may be used, ``initial_ops``
+    the ops of random genomes (empty: ``ops``; a prior, as a human starts from convolutions),
+    ``conv_block`` makes every conv a conv-BN-ReLU block (Real et al. 2017 apply batch norm
+    and ReLU at every vertex; a bare conv chain is linear), and the remaining tuples list
+    the choices of each hyperparameter (kernels must be odd).
     """
 
     min_layers: int = 1
@@ -71,6 +74,8 @@ class LayerSpace:
     activations: tuple[str, ...] = ("relu", "tanh", "gelu")
     dropout_rates: tuple[float, ...] = (0.1, 0.25, 0.5)
     mutations: tuple[str, ...] = mutators.MUTATIONS
+    initial_ops: tuple[str, ...] = ()
+    conv_block: bool = False
     name: ClassVar[str] = "layers"
 
     def __post_init__(self) -> None:
@@ -85,6 +90,10 @@ class LayerSpace:
         if not self.min_layers <= self.initial_layers <= self.max_layers:
             _fail("initial_layers", self.initial_layers, "an integer in [min_layers, max_layers]")
         self._check_names("ops", OPS)
+        if self.initial_ops:
+            self._check_names("initial_ops", self.ops)
+        if not isinstance(self.conv_block, bool):
+            _fail("conv_block", self.conv_block, "true or false")
         self._check_names("mutations", mutators.MUTATIONS)
         self._check_names("activations", ACTIVATION_NAMES)
         for key in ("conv_filters", "conv_kernels", "conv_strides", "pool_kernels",
@@ -152,9 +161,14 @@ class LayerSpace:
 
     # -- SearchSpace protocol --------------------------------------------------------------
     def random(self, rng: np.random.Generator) -> LayerGenome:
-        """A chain of ``min_layers``..``initial_layers`` random layers, each reading the previous."""
+        """A chain of ``min_layers``..``initial_layers`` random layers (of ``initial_ops``),
+        each reading the previous."""
         n = int(rng.integers(self.min_layers, self.initial_layers + 1))
-        return LayerGenome(tuple(self.random_layer(rng, (i - 1,) if i else ()) for i in range(n)))
+        pick = self.initial_ops  # empty: random_layer draws from ops (the draws of older runs)
+
+        def op() -> str | None:
+            return pick[int(rng.integers(len(pick)))] if pick else None
+        return LayerGenome(tuple(self.random_layer(rng, (i - 1,) if i else (), op()) for i in range(n)))
 
     def mutate(self, genome: LayerGenome, rng: np.random.Generator) -> tuple[LayerGenome, str]:
         """A mutated copy of ``genome`` and the mutation applied (drawn from ``mutations``)."""
@@ -221,6 +235,8 @@ class LayerSpace:
         nodes = []
         for i, layer in enumerate(genome.layers):
             node = {"op": layer.op, **{k: v for k, v in codec.params_json(layer).items()}}
+            if self.conv_block and layer.op == "conv":
+                node["block"] = True
             for key in ("filters", "units"):
                 if key in node:
                     node[key] = max(1, int(round(node[key] * width)))
@@ -241,3 +257,35 @@ class LayerSpace:
         from zeroevo.primitives.neural.layers import build_network
 
         return build_network(self.describe(genome, input_shape, num_classes, width))
+
+    def build_supernet(
+        self, input_shape: tuple[int, int, int], num_classes: int, width: float = 1.0,
+    ) -> Any:
+        """The weight-sharing supernet of every genome of this space (single-path one-shot).
+
+        ``supernet(x, self.encode(genome))`` runs one genome's network (a path) on the shared
+        weights, and ``supernet.standalone_state(self.encode(genome))`` is a state dict for
+        ``self.build(genome, input_shape, num_classes, width)``, which then computes the
+        same function. Its size grows with ``max_layers`` and ``max_inputs``: a position
+        holds weights for the most channels any path can feed it (see
+        ``zeroevo.primitives.neural.supernet_layers``).
+        """
+        from zeroevo.primitives.neural.supernet_layers import LayerSupernet
+
+        shape = tuple(input_shape)
+        if len(shape) != 3 or not all(_is_int(v) and v >= 1 for v in shape):
+            raise ConfigError(
+                f"layers input_shape must be (channels, height, width) of positive ints, got {input_shape!r}"
+            )
+        if not _is_int(num_classes) or num_classes < 1:
+            raise ConfigError(f"layers num_classes must be an integer >= 1, got {num_classes!r}")
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+            raise ConfigError(f"layers width must be a number > 0, got {width!r}")
+        choices = {key: getattr(self, key) for key in (
+            "conv_filters", "conv_kernels", "conv_strides", "pool_kernels", "pool_strides",
+            "dense_units", "activations", "dropout_rates")}
+        return LayerSupernet(
+            input_shape=[int(v) for v in shape], num_classes=int(num_classes),
+            max_layers=self.max_layers, max_inputs=self.max_inputs, ops=self.ops,
+            width=float(width), conv_block=self.conv_block, **choices,
+        )
