@@ -76,10 +76,17 @@ class _Progress:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
 
-    def __call__(self, p) -> None:  # noqa: ANN001 - search.Progress, Compiling or NeuralProgress
+    def __call__(self, p) -> None:  # noqa: ANN001 - Progress, Compiling, NeuralProgress or SupernetProgress
         if hasattr(p, "stage"):  # kernels compiling: every stage gets its line
             if not self.quiet:
                 line = (f"compiling kernels (first run only): {p.index} of {p.count} ({p.stage}), "
+                        f"{p.wall_seconds:.0f} s elapsed")
+                click.echo(("\r" + line) if self.tty else line, err=True, nl=not self.tty)
+                self.last = 0.0
+            return
+        if hasattr(p, "epochs"):  # a one-shot supernet: every epoch gets its line
+            if not self.quiet:
+                line = (f"training the supernet: epoch {p.epoch} of {p.epochs}, loss {p.loss:.4f}, "
                         f"{p.wall_seconds:.0f} s elapsed")
                 click.echo(("\r" + line) if self.tty else line, err=True, nl=not self.tty)
                 self.last = 0.0

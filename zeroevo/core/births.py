@@ -101,6 +101,12 @@ class RunRecorder(BirthSink, Protocol):
     def log(self) -> Any:
         """The birth log recorded so far (a ``pyarrow.Table``; None when empty)."""
 
+    def checkpoint(self, name: str, step: int, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        """Keep weights trained once per run (a one-shot supernet) after ``step``."""
+
+    def latest_checkpoint(self, name: str) -> tuple[dict[str, np.ndarray], dict] | None:
+        """The newest intact checkpoint of ``name`` (None: none)."""
+
 
 class ListSink:
     """Keeps every batch in memory (tests, short runs, the Python API)."""

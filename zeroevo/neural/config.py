@@ -63,10 +63,22 @@ class NeuralEvaluation:
     inherit_weights: bool = doc("start a child from its parent's trained weights where shapes match", False)
     device: str = doc("'' = CUDA when present, else CPU; or 'cpu', 'cuda', 'cuda:1'", "")
     final_epochs: int = doc("superseded by [final] (kept so older run directories load); must be 0", 0)
+    strategy: str = doc("'train': every birth trains from scratch; 'one_shot': a weight-sharing supernet "
+                        "is trained once and a birth is scored by its path (see zeroevo.neural.oneshot)", "train")
+    supernet_epochs: int = doc("one_shot: epochs of uniform path sampling over the fidelity's training images", 10)
+    recalibrate_batches: int = doc("one_shot: training batches that re-estimate a path's batch-norm statistics", 8)
 
     def __post_init__(self) -> None:
         check(0.0 <= self.hurdle_quantile <= 1.0, "evaluation.hurdle_quantile", self.hurdle_quantile, "0..1")
         check(self.final_epochs == 0, "evaluation.final_epochs", self.final_epochs, "0 (set [final] epochs)")
+        check(self.strategy in ("train", "one_shot"), "evaluation.strategy", self.strategy, "'train' or 'one_shot'")
+        check(self.supernet_epochs >= 1, "evaluation.supernet_epochs", self.supernet_epochs, ">= 1")
+        check(self.recalibrate_batches >= 0, "evaluation.recalibrate_batches", self.recalibrate_batches, ">= 0")
+        if self.strategy == "one_shot":
+            check(not self.hurdles, "evaluation.hurdles", self.hurdles, "false with strategy 'one_shot' "
+                  "(a path is scored, not trained)")
+            check(not self.inherit_weights, "evaluation.inherit_weights", self.inherit_weights,
+                  "false with strategy 'one_shot' (paths share the supernet's weights)")
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,12 @@ class FinalStage:
     epochs: int = doc("training epochs of each retraining", 6)
     train_subset: int = doc("training images of each retraining (0 = all not held out for validation)", 0)
     valid_subset: int = doc("held-out training images that choose the winner (the test split never does)", 5000)
+    max_seconds: float = doc("seconds one retraining may take (0 = no limit; limits.max_seconds bounds the "
+                             "search's proxy trainings only)", 0.0)
 
     def __post_init__(self) -> None:
         check(0 <= self.top_k <= 64, "final.top_k", self.top_k, "0..64")
+        check(self.max_seconds >= 0, "final.max_seconds", self.max_seconds, ">= 0")
         check(1 <= self.seeds <= 100, "final.seeds", self.seeds, "1..100")
         check(self.epochs >= 1, "final.epochs", self.epochs, ">= 1")
         check(self.train_subset >= 0, "final.train_subset", self.train_subset, ">= 0")

@@ -116,8 +116,8 @@ class NeuralEvaluator:
             raise
         except Exception as exc:  # a space that cannot build a genome fails that candidate only
             return TrainOutcome(0.0, STATUS_FAILED, f"build failed: {type(exc).__name__}: {str(exc)[:160]}")
-        costs = self._costs(model, input_shape, fidelity)
-        over = self._over_limit(costs)
+        costs = self.costs(model, input_shape, fidelity)
+        over = self.over_limit(costs)
         if over:  # a hard cost limit known before training: not trained at all
             return TrainOutcome(0.0, STATUS_FAILED, over, costs)
         outcome = train_model(model, data, fidelity, request.seed, limits, tuple(request.hurdles),
@@ -125,7 +125,7 @@ class NeuralEvaluator:
         outcome.metrics.update(costs)
         return outcome
 
-    def _costs(self, model: Any, input_shape: tuple[int, ...], fidelity: Fidelity) -> dict:
+    def costs(self, model: Any, input_shape: tuple[int, ...], fidelity: Fidelity) -> dict:
         """Parameters, FLOPs, latency at batch 1 and at the training batch (this device), and
         the table's latency when there is a table: every birth records them; ``cost`` is the
         one ``[objectives]`` uses (0 when none)."""
@@ -145,7 +145,8 @@ class NeuralEvaluator:
         out["cost"] = float(out.get(COST_METRICS[kind]) or 0.0) if kind else 0.0
         return out
 
-    def _over_limit(self, costs: dict) -> str:
+    def over_limit(self, costs: dict) -> str:
+        """Why ``costs`` break the ``[objectives]`` hard limit ('' when they do not)."""
         if self.objectives.get("mode") != "limit":
             return ""
         kind, limit = self.objectives.get("cost") or "params", float(self.objectives["limit"])

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from zeroevo.core.births import BirthBatch, RunRecorder
 from zeroevo.core.engine import Engine, Proposal
+from zeroevo.core.errors import ConfigError
 from zeroevo.core.protocols import (
     STATUS_FAILED,
     STATUS_SCREENED,
@@ -108,6 +109,11 @@ class NeuralSearch:
         self.predictor = Predictor(pc.model, config.run.seed) if pc.model else None
         self.evaluated: list[tuple[dict, float]] | None = []  # (genome, fitness) of trained births
         self.fitted_on = 0                                     # how many of them the surrogate saw
+        # One-shot evaluation (zeroevo.neural.oneshot): births are scored in this process.
+        self.one_shot: Any = None
+        if config.evaluation.strategy == "one_shot" and not callable(getattr(self.space, "build_supernet", None)):
+            raise ConfigError(f"evaluation.strategy = 'one_shot' needs a space with a supernet; "
+                              f"{config.space.name!r} has none (allowed: layers, nasnet)")
 
     # ---- proposing --------------------------------------------------------------------
     def _hurdles(self) -> tuple[float, ...]:
@@ -161,7 +167,7 @@ class NeuralSearch:
         while t < P or (t < self.committed + lag and self.committed >= P):
             t = self._propose(t)
         for t in sorted(self.pending):
-            if t < limit and t not in self.submitted and not self.pending[t][2]:
+            if t < limit and t not in self.submitted and not self.pending[t][2] and self.one_shot is None:
                 dispatcher.submit(t, self.pending[t][1])
                 self.submitted.add(t)
 
@@ -245,10 +251,12 @@ class NeuralSearch:
                 self.archive = self._archive_from_log()
             if self.evaluated is None:  # resumed: the surrogate's data and fit, again from the log
                 self._predictor_from_log()
-            while self.committed < limit and not (cfg.run.max_seconds and time.time() - wall0 >= cfg.run.max_seconds):
+            ready = self._train_supernet(wall0)
+            while ready and self.committed < limit and not (cfg.run.max_seconds and
+                                                           time.time() - wall0 >= cfg.run.max_seconds):
                 self._fill(dispatcher, limit)
                 t = self.committed
-                self._commit(t, None if self.pending[t][2] else dispatcher.wait(t), wall0)
+                self._commit(t, self._result(t, dispatcher), wall0)
                 if self.recorder is not None and self.recorder.due(self.committed):
                     self.snapshot()
             if self.recorder is not None:
@@ -256,7 +264,8 @@ class NeuralSearch:
                 self.recorder.save_document("best", [{"birth": self.best[0], "fitness": self.best[1],
                                           "genome": self.best[2], "kept": True}])
             final = None
-            searched = self.committed >= limit or not cfg.run.max_seconds or time.time() - wall0 < cfg.run.max_seconds
+            searched = ready and (self.committed >= limit or not cfg.run.max_seconds or
+                                  time.time() - wall0 < cfg.run.max_seconds)
             if cfg.final.top_k and self.best[2] is not None and searched:
                 final = run_final_stage(cfg.space.name, self.archive, cfg.run.seed, cfg.final, dispatcher,
                                         self.recorder.document("final") if self.recorder else None,
@@ -271,6 +280,27 @@ class NeuralSearch:
                             won["test_accuracy"] if won else None, self.failed, self.stopped,
                             time.time() - wall0, time.process_time() - cpu0, self.best[2] or {},
                             self.space.render(self.space.decode(self.best[2])) if self.best[2] else "", final)
+
+    def _train_supernet(self, wall0: float) -> bool:
+        """One-shot runs: train (or finish training) the supernet; False if time ran out first."""
+        cfg = self.config
+        if cfg.evaluation.strategy != "one_shot":
+            return True
+        from zeroevo.neural.evaluator import NeuralEvaluator
+        from zeroevo.neural.oneshot import OneShot
+
+        if self.one_shot is None:
+            self.one_shot = OneShot(NeuralEvaluator(self.evaluator_config), cfg.run.seed,
+                                    cfg.evaluation.supernet_epochs, cfg.evaluation.recalibrate_batches)
+        return self.one_shot.train(self.recorder, self.progress,
+                                   wall0 + cfg.run.max_seconds if cfg.run.max_seconds else None)
+
+    def _result(self, t: int, dispatcher: Any) -> EvalResult | None:
+        """Birth ``t``'s evaluation: none if screened, its path's score in a one-shot run,
+        else the dispatcher's training."""
+        if self.pending[t][2]:
+            return None
+        return self.one_shot.evaluate(self.pending[t][1]) if self.one_shot is not None else dispatcher.wait(t)
 
     def _predictor_from_log(self) -> None:
         log = self.recorder.log() if self.recorder is not None else None

@@ -103,8 +103,9 @@ def _autocast(device: torch.device, amp: torch.dtype | None) -> Any:
     return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
 
 
-def _batches_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
-                     amp: torch.dtype | None) -> float:
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
+             amp: torch.dtype | None = None) -> float:
+    """Accuracy of ``model`` (in eval mode, restored after) on uint8 or [0, 1] images ``x``."""
     was_training = model.training
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
@@ -129,11 +130,13 @@ def evaluate_model(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray
     device = param.device if param is not None else torch.device("cpu")
     x = torch.as_tensor(x).to(device)
     y = torch.as_tensor(y).to(device=device, dtype=torch.int64)
-    return _batches_correct(model, x, y, batch_size, _amp_dtype("auto", device))
+    return accuracy(model, x, y, batch_size, _amp_dtype("auto", device))
 
 
 @dataclass(frozen=True)
-class _Split:
+class Split:
+    """The images one training sees: a subset of the train split and held-out validation images."""
+
     x_train: torch.Tensor  # uint8 [N, C, H, W]
     y_train: torch.Tensor
     x_valid: torch.Tensor
@@ -142,7 +145,9 @@ class _Split:
     std: torch.Tensor
 
 
-def _split(data: Any, fidelity: Fidelity) -> _Split:
+def split_data(data: Any, fidelity: Fidelity) -> Split:
+    """The fidelity's training subset and held-out validation images (uint8 tensors), and the
+    per-channel statistics of the training subset. Depends on ``split_seed`` only."""
     x = np.asarray(data.x_train)
     y = np.asarray(data.y_train)
     if x.dtype != np.uint8 or x.ndim != 4 or len(y) != len(x):
@@ -163,7 +168,7 @@ def _split(data: Any, fidelity: Fidelity) -> _Split:
     mean = counts @ levels / counts.sum(axis=1)
     var = counts @ levels**2 / counts.sum(axis=1) - mean**2
     std = np.sqrt(np.maximum(var, 1e-6))
-    return _Split(
+    return Split(
         torch.from_numpy(x[train]), torch.from_numpy(y[train].astype(np.int64)),
         torch.from_numpy(x[valid]), torch.from_numpy(y[valid].astype(np.int64)),
         torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32),
@@ -187,7 +192,7 @@ def _augment(x: torch.Tensor, gen: torch.Generator, flip: bool) -> torch.Tensor:
 
 
 @contextmanager
-def _seeded(seed: int, device: torch.device, threads: int) -> Iterator[None]:
+def seeded(seed: int, device: torch.device, threads: int) -> Iterator[None]:
     """Global RNGs seeded (inside a fork), deterministic kernels on and ``threads`` intra-op
     threads, all restored on exit."""
     cuda = device.type == "cuda"
@@ -257,7 +262,7 @@ def train_model(
     under the same thread and determinism settings.
     """
     start = time.perf_counter()
-    split = _split(data, fidelity)
+    split = split_data(data, fidelity)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dev.type == "cuda":
         # cuBLAS needs this for deterministic GEMMs; it only takes effect before cuBLAS starts.
@@ -268,7 +273,7 @@ def train_model(
         return TrainOutcome(0.0, STATUS_FAILED, f"{metrics['params']} parameters > max_params {limits.max_params}",
                             metrics)
     try:
-        with _seeded(derive_seed(seed, _INIT), dev, fidelity.threads):
+        with seeded(derive_seed(seed, _INIT), dev, fidelity.threads):
             outcome = _run(model, split, fidelity, seed, limits, tuple(hurdles), init_state, dev, start, metrics)
             if test and outcome.status == STATUS_OK:
                 outcome.metrics["test_accuracy"] = evaluate_model(model, data.x_test, data.y_test,
@@ -280,7 +285,7 @@ def train_model(
         return TrainOutcome(0.0, STATUS_FAILED, _failure_reason(exc), metrics)
 
 
-def _run(model: nn.Module, split: _Split, fidelity: Fidelity, seed: int, limits: Limits,
+def _run(model: nn.Module, split: Split, fidelity: Fidelity, seed: int, limits: Limits,
          hurdles: tuple[float, ...], init_state: dict[str, np.ndarray] | None, dev: torch.device,
          start: float, metrics: dict[str, Any]) -> TrainOutcome:
     # Initialise on the CPU so the weights do not depend on the device.
@@ -343,11 +348,11 @@ def _run(model: nn.Module, split: _Split, fidelity: Fidelity, seed: int, limits:
         metrics["train_loss"] = float(loss_sum.item()) / steps
         last = epoch == fidelity.epochs - 1
         if epoch < len(hurdles) or last:
-            accuracy = _batches_correct(model, x_valid, y_valid, fidelity.eval_batch_size, amp)
-            metrics["val_accuracy"] = accuracy
-            metrics.setdefault("stage_accuracy", []).append(accuracy)
+            acc = accuracy(model, x_valid, y_valid, fidelity.eval_batch_size, amp)
+            metrics["val_accuracy"] = acc
+            metrics.setdefault("stage_accuracy", []).append(acc)
             metrics["train_seconds"] = time.perf_counter() - train_start
-            if epoch < len(hurdles) and accuracy < hurdles[epoch]:
-                return TrainOutcome(accuracy, STATUS_STOPPED,
+            if epoch < len(hurdles) and acc < hurdles[epoch]:
+                return TrainOutcome(acc, STATUS_STOPPED,
                                     f"hurdle {hurdles[epoch]:g} after epoch {epoch + 1}", metrics, _state(model))
     return TrainOutcome(metrics["val_accuracy"], STATUS_OK, "", metrics, _state(model))

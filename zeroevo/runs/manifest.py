@@ -2,7 +2,8 @@
 
 ``RUN/manifest.json`` lists every closed log segment (rows, first and last birth, size,
 BLAKE2b) and every kept snapshot (births, the log segment it continues with, size,
-BLAKE2b), plus events worth knowing later (a snapshot that failed its check and was passed
+BLAKE2b), every kept weight checkpoint (a one-shot run's supernet: name, step, size, BLAKE2b),
+plus events worth knowing later (a snapshot that failed its check and was passed
 over). It is rewritten atomically each time a segment closes with its snapshot, so it never
 lists a file that was not whole when listed. :func:`zeroevo.runs.verify.verify` checks a
 directory against it; nothing is read as truth unless it matches.
@@ -47,6 +48,7 @@ class Manifest:
     segments: list[dict] = field(default_factory=list)
     snapshots: list[dict] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
+    checkpoints: list[dict] = field(default_factory=list)
     legacy: bool = False  # no manifest on disk: the run was written by an older zeroevo
 
     @staticmethod
@@ -62,14 +64,15 @@ class Manifest:
             raise RunDirError(f"{path} has manifest version {data.get('version')!r}; this zeroevo reads "
                               f"version {VERSION} or older: upgrade zeroevo")
         try:
-            return Manifest(path, list(data["segments"]), list(data["snapshots"]), list(data.get("events", [])))
+            return Manifest(path, list(data["segments"]), list(data["snapshots"]), list(data.get("events", [])),
+                            list(data.get("checkpoints", [])))
         except (KeyError, TypeError):
             raise RunDirError(f"{path} is corrupt (missing segments or snapshots)") from None
 
     def save(self) -> None:
         """Write the manifest atomically."""
         write_json(self.path, {"format": FORMAT, "version": VERSION, "segments": self.segments,
-                               "snapshots": self.snapshots, "events": self.events})
+                               "snapshots": self.snapshots, "events": self.events, "checkpoints": self.checkpoints})
         self.legacy = False
 
     def add_segment(self, path: Path, rows: int, first: int, last: int) -> None:
@@ -89,6 +92,14 @@ class Manifest:
         self.snapshots.sort(key=lambda s: s["births"])
         return entry
 
+    def add_checkpoint(self, path: Path, name: str, step: int) -> dict:
+        """Record weight checkpoint ``path`` of ``name`` after ``step``; returns its entry."""
+        size, digest = file_digest(path)
+        entry = {"file": path.name, "name": name, "step": int(step), "bytes": size, "blake2b": digest}
+        self.checkpoints = [c for c in self.checkpoints if c["file"] != path.name] + [entry]
+        self.checkpoints.sort(key=lambda c: (c["name"], c["step"]))
+        return entry
+
     def add_event(self, kind: str, **details: Any) -> None:
         """Record something a reader of the run should know (kept with the run for good)."""
         self.events.append({"kind": kind, "time": _now(), **details})
@@ -100,6 +111,10 @@ class Manifest:
     def drop_snapshot(self, name: str) -> None:
         """Forget snapshot file ``name``."""
         self.snapshots = [s for s in self.snapshots if s["file"] != name]
+
+    def drop_checkpoint(self, name: str) -> None:
+        """Forget checkpoint file ``name``."""
+        self.checkpoints = [c for c in self.checkpoints if c["file"] != name]
 
 
 def check_file(run_path: Path, folder: str, entry: dict) -> str | None:

@@ -12,6 +12,7 @@ it holds up are snapshots beyond the newest ``KEEP_SNAPSHOTS`` deleted.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,36 @@ class Recorder:
             self.manifest.drop_snapshot(old["file"])
             self.run_dir.snapshot_path(old["file"]).unlink(missing_ok=True)
         self.manifest.save()
+
+    def checkpoint(self, name: str, step: int, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Write weights ``name`` after ``step``, record their checksum, read them back, then
+        delete all but the newest ``KEEP_SNAPSHOTS`` of that name."""
+        path = self.run_dir.save_checkpoint(name, step, arrays, meta)
+        entry = self.manifest.add_checkpoint(path, name, step)
+        self.manifest.save()
+        if check_file(self.run_dir.path, "checkpoints", entry) is not None:
+            raise RunDirError(f"checkpoint {entry['file']} did not read back as written; the disk is failing?")
+        read_bundle(path)
+        for old in [c for c in self.manifest.checkpoints if c["name"] == name][:-KEEP_SNAPSHOTS]:
+            self.manifest.drop_checkpoint(old["file"])
+            (self.run_dir.checkpoint_dir / old["file"]).unlink(missing_ok=True)
+        self.manifest.save()
+
+    def latest_checkpoint(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The newest checkpoint of ``name`` that matches its checksum (a bad newer one is
+        passed over with a warning and an event); None when there is none."""
+        for entry in reversed([c for c in self.manifest.checkpoints if c["name"] == name]):
+            wrong = check_file(self.run_dir.path, "checkpoints", entry)
+            if wrong is None:
+                try:
+                    return read_bundle(self.run_dir.checkpoint_dir / entry["file"])
+                except RunDirError as exc:
+                    wrong = str(exc)
+            warnings.warn(f"checkpoint checkpoints/{entry['file']} {wrong}; using an older one", stacklevel=2)
+            self.manifest.add_event("checkpoint_passed_over", file=entry["file"], problem=wrong)
+            self.manifest.drop_checkpoint(entry["file"])
+            self.manifest.save()
+        return None
 
     def close(self) -> None:
         """Close the open segment and let the next writer in."""

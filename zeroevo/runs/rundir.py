@@ -5,6 +5,7 @@ RUN/
   meta.json                 format, schema version, package versions, config + hash, seed
   log/births-000000.arrow   the birth log (see zeroevo.runs.birthlog), one segment per snapshot
   snapshots/snap-<births>.arrow   search state at a chunk boundary (the last two are kept)
+  checkpoints/<name>-<step>.arrow weights trained once per run (a one-shot supernet; the last two kept)
   best.json                 every restart's selected program, outright (not replayed)
   final.json                neural runs: the final stage (top architectures retrained and tested)
   baselines.json            program runs: hand-written learners on the final tasks, for comparison
@@ -145,6 +146,18 @@ class RunDir:
         self.snapshot_dir.mkdir(exist_ok=True)
         path = self.snapshot_dir / f"snap-{births:012d}.arrow"
         write_bundle(path, arrays, state)
+        return path
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where weight checkpoints (a one-shot supernet) live."""
+        return self.path / "checkpoints"
+
+    def save_checkpoint(self, name: str, step: int, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+        """Write checkpoint ``name`` after ``step`` (arrays and JSON-able meta); returns its path."""
+        self.checkpoint_dir.mkdir(exist_ok=True)
+        path = self.checkpoint_dir / f"{name}-{step:06d}.arrow"
+        write_bundle(path, arrays, meta)
         return path
 
     def snapshot_path(self, name: str) -> Path:

@@ -147,6 +147,19 @@ def _check_unlisted(run_dir: RunDir, manifest: Manifest, report: Verification) -
                                    "(written when the run was stopped, before it was recorded)")
 
 
+def _check_checkpoints(run_dir: RunDir, manifest: Manifest, report: Verification) -> None:
+    # A bad checkpoint costs retraining from an older one (or from the start), deterministically.
+    for entry in manifest.checkpoints:
+        wrong = check_file(run_dir.path, "checkpoints", entry)
+        if wrong is not None:
+            report.warnings.append(f"checkpoint checkpoints/{entry['file']} {wrong} (resume retrains from an "
+                                   "older one)")
+    listed = {e["file"] for e in manifest.checkpoints}
+    for path in sorted(run_dir.checkpoint_dir.glob("*.arrow")):
+        if path.name not in listed:
+            report.warnings.append(f"checkpoints/{path.name} is not in the manifest and is ignored")
+
+
 def _check_tail(run_dir: RunDir, report: Verification) -> None:
     start = report.snapshot["log_segment"] if report.snapshot else 0
     tail = [p for p in segment_paths(run_dir.log_dir) if segment_index(p) >= start]
@@ -213,5 +226,6 @@ def verify(path: str | Path) -> Verification:
         _choose_snapshot(run_dir, manifest, report)
         _check_segments(run_dir, manifest, meta.get("mutations"), report)
         _check_unlisted(run_dir, manifest, report)
+        _check_checkpoints(run_dir, manifest, report)
     _check_tail(run_dir, report)
     return report
