@@ -5,7 +5,7 @@ import numpy as np
 
 import zeroevo.api as api
 from zeroevo.core.protocols import EvalRequest, EvalResult
-from zeroevo.core.registry import register_evaluator, register_space
+from zeroevo.core import registry
 from zeroevo.programs.tasks import from_arrays
 
 
@@ -40,9 +40,13 @@ class OneMax:
         return EvalResult(sum(bits) / len(bits))
 
 
-def test_user_space_and_evaluator_through_the_same_loop():
-    register_space("bits", lambda cfg: BitSpace())
-    register_evaluator("onemax", OneMax)
+def test_user_space_and_evaluator_through_the_same_loop(monkeypatch):
+    # registered for this test only: the registry is process-wide and other tests list it
+    registry.space_names()  # built-ins first, so they stay in the restored tables
+    monkeypatch.setattr(registry, "_SPACES", {**registry._SPACES})
+    monkeypatch.setattr(registry, "_EVALUATORS", {**registry._EVALUATORS})
+    registry.register_space("bits", lambda cfg: BitSpace())
+    registry.register_evaluator("onemax", OneMax)
     res = api.evolve_space("bits", "onemax", population=20, tournament=5, max_births=400, seed=3)
     again = api.evolve_space("bits", "onemax", population=20, tournament=5, max_births=400, seed=3)
     rand = api.evolve_space("bits", "onemax", population=20, tournament=5, max_births=400, seed=3,

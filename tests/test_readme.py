@@ -54,3 +54,16 @@ def test_every_readme_block_runs(tmp_path: Path):
         assert res.returncode == 0, f"README block {i} ({language}) failed:\n{code}\n{res.stdout[-2000:]}{res.stderr[-3000:]}"
         ran += 1
     assert ran >= 8
+
+
+def test_the_smoke_budget_caps_births_and_the_neural_final_stage(monkeypatch):
+    from zeroevo.runs.presets import load_preset
+
+    monkeypatch.setenv("ZEROEVO_MAX_BIRTHS", "20")
+    demo = load_preset("demo").capped()
+    nasnet = load_preset("fashion-nasnet").capped()
+    assert demo.run.max_births == 20 and nasnet.run.max_births == 20
+    assert (nasnet.final.top_k, nasnet.final.epochs, nasnet.final.train_subset) == (1, 1, 1024)
+    monkeypatch.setenv("ZEROEVO_MAX_BIRTHS", "0")
+    with pytest.raises(Exception, match="ZEROEVO_MAX_BIRTHS"):
+        demo.capped()

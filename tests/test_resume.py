@@ -86,8 +86,8 @@ def test_log_is_plain_arrow(tmp_path, small_demo):
             tables.append(ipc.open_file(src).read_all())
     log = pa.concat_tables(tables)
     assert log.num_rows == 4000
-    assert log.column_names[:11] == ["birth", "island", "restart", "parent", "mutation", "status",
-                                     "fitness", "steps", "fec_hits", "stage", "time"]
+    assert log.column_names[:12] == ["birth", "island", "restart", "parent", "mutation", "status",
+                                     "fitness", "steps", "fec_hits", "stage", "cost", "time"]
     assert json.loads(log.schema.metadata[b"zeroevo.mutations"])[0] == "init"
     assert np.array_equal(log.column("birth").to_numpy(), np.arange(4000))
 

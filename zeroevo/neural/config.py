@@ -153,6 +153,23 @@ class NeuralConfig(ConfigBase):
             data = {**data, "final": {"top_k": 0}}
         return super().from_data(data, preset)
 
+    def capped(self) -> "NeuralConfig":
+        """As :meth:`ConfigBase.capped`; under ``$ZEROEVO_MAX_BIRTHS`` every training shrinks too
+        (births: one epoch on at most 256 images; the final stage: one network, one epoch, 1,024
+        images; the supernet: one epoch), so a smoke test of a documented command takes seconds
+        rather than the preset's hour of training."""
+        capped = super().capped()
+        if capped is self:
+            return self
+        p = capped.fidelity
+        capped = capped.replace("fidelity", epochs=1, train_subset=min(p.train_subset or 256, 256),
+                                valid_subset=min(p.valid_subset, 256))
+        f = capped.final
+        capped = capped.replace("final", top_k=min(f.top_k, 1), seeds=1, epochs=min(f.epochs, 1),
+                                train_subset=min(f.train_subset or 1024, 1024),
+                                valid_subset=min(f.valid_subset, 1024))
+        return capped.replace("evaluation", supernet_epochs=min(capped.evaluation.supernet_epochs, 1))
+
     def evaluator_config(self) -> dict:
         """The plain config a worker rebuilds the neural evaluator from."""
         import dataclasses

@@ -170,6 +170,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
                 "max_layers": 8, "min_layers": 2, "initial_layers": 4, "conv_block": True,
                 "ops": ["conv", "maxpool", "avgpool", "dense", "dropout"], "initial_ops": ["conv", "maxpool"]}},
             "data": {"dataset": "fashion_mnist"},
+            # The proxy ranks 30 random architectures with Spearman rho 0.86 against the final stage
+            # at 1/20 of its CPU cost (benchmarks/proxy_rank.py; 1 epoch on 1k images: 0.64).
             "fidelity": {"epochs": 2, "train_subset": 2048, "valid_subset": 1024, "batch_size": 64,
                          "lr": 0.05},
             "limits": {"max_params": 2_000_000, "max_seconds": 120.0},
