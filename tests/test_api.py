@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 import zeroevo.api as api
-from zeroevo.core.protocols import EvalRequest, EvalResult
 from zeroevo.core import registry
+from zeroevo.core.protocols import EvalRequest, EvalResult
 from zeroevo.programs.tasks import from_arrays
 
 
