@@ -4,9 +4,9 @@
 
 For each space (layers, NASNet cells) on Fashion-MNIST, runs regularized evolution and
 random search on the same budget (``--births`` trainings at the preset's proxy fidelity,
-then the preset's final stage: the top 3 distinct architectures retrained for 6 epochs on
-every training image and the winner, chosen on held-out training images, measured on the
-test split), over ``--seeds`` seeds, two worker processes. It prints the final-stage test
+then the preset's final stage: its top distinct architectures retrained at its epochs and
+training images, and the winner, chosen on held-out training images, measured on the test
+split), over ``--seeds`` seeds, two worker processes. It prints the final-stage test
 accuracy of the winners (mean +- std), a two-sided Mann-Whitney U p-value of evolution
 against random search, the winners' parameters and FLOPs, and two hand-designed networks
 of similar size (a plain CNN and a small ResNet-style network) trained with the very same
@@ -147,8 +147,11 @@ def main() -> None:
         with ProcessPoolExecutor(2) as pool:
             baselines[space] = list(pool.map(train_baseline, jobs))
     hours = (time.time() - t_start) / 3600
-    print(f"\nFashion-MNIST, {args.births} trainings per search at the preset proxy, then the final stage "
-          f"(top 3 retrained 6 epochs on all training images); seeds {args.seeds}; {hours:.2f} h wall on 2 cores")
+    stages = "; ".join(f"{space}: top {f.top_k} retrained {f.epochs} epochs on "
+                       f"{f'{f.train_subset:,}' if f.train_subset else 'all'} images"
+                       for space in args.spaces for f in [load_preset(PRESETS[space]).final])
+    print(f"\nFashion-MNIST, {args.births} trainings per search at the preset proxy, then the preset's final stage "
+          f"({stages}); seeds {args.seeds}; {hours:.2f} h wall on 2 cores")
     print("| space | method | test accuracy (mean +- std) | winner parameters (median) | winner MFLOPs (median) |")
     print("|---|---|---|---|---|")
     for space in args.spaces:

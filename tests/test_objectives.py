@@ -30,6 +30,18 @@ def test_a_pareto_tournament_picks_the_front_then_the_least_crowded():
     assert pareto_pick(FIT, COST, np.array([6, 6, 6])) == 6
 
 
+def test_a_birth_without_a_cost_never_wins_a_pareto_tournament_by_looking_free():
+    from zeroevo.core.engine import Engine, Proposal
+    from zeroevo.core.protocols import STATUS_FAILED, EvalResult
+
+    engine = Engine(None, population=3, tournament=3, root_seed=1)
+    for slot, result in enumerate([EvalResult(0.5, metrics={"cost": 100.0}), EvalResult(0.0, STATUS_FAILED, {}),
+                                   EvalResult(0.7, metrics={"cost": 300.0})]):
+        engine.commit(Proposal(slot, slot, -1, "init", (slot,)), result)
+    assert engine.cost[1] == np.inf
+    assert tournament_winner(engine.fitness, engine.cost, [1, 0, 2], PARETO, 0.0, 1.0, 0.0) != 1
+
+
 def test_limit_and_soft_tournaments():
     members = [5, 3, 0]
     assert tournament_winner(FIT, COST, members, LIMIT, 4.0, 1.0, -0.07) == 3   # 5 is over the limit

@@ -39,7 +39,7 @@ class RunConfig:
     """How long to search and when to stop."""
 
     seed: int = doc("root seed: every random decision derives from it", 1)
-    max_births: int = doc("stop after this many births in all (0 = no limit)", 0)
+    max_births: int = doc("stop after this many births in all, screened ones included (0 = no limit)", 0)
     max_seconds: float = doc("stop after this many wall-clock seconds (0 = no limit)", 0.0)
     max_restarts: int = doc("stop after this many restarts (0 = no limit)", 0)
     max_train_steps: float = doc("stop after this many training steps in all restarts (0 = no limit)", 0.0)
@@ -67,7 +67,8 @@ class DispatchConfig:
     backend: str = doc("'serial', 'process' (local workers) or 'dask'", "serial")
     workers: int = doc("worker processes (process backend; local Dask cluster size)", 1)
     scheduler: str = doc("Dask scheduler address tcp://HOST:PORT ('' = start a local cluster)", "")
-    lag: int = doc("neural runs: birth t is proposed once birth t-lag is committed (>= workers)", 1)
+    lag: int = doc("neural runs: birth t is proposed once birth t-lag is committed (>= workers; "
+                   "x predictor.candidates with a predictor, as screened births count)", 1)
     islands: int = doc("programs: independent populations (0 = one population, no islands)", 0)
     migrate_every: int = doc("programs: births per island between migrations", 50000)
     migrants: int = doc("programs: best programs each island sends to the next one", 5)

@@ -85,7 +85,9 @@ class Engine:
         """Put the evaluated child in its slot (replacing the oldest)."""
         self.genomes[proposal.slot] = proposal.genome
         self.fitness[proposal.slot] = result.fitness
-        self.cost[proposal.slot] = float(result.metrics.get("cost", 0.0))
+        # A birth without a cost (its network failed to build) must not look free: in a Pareto
+        # tournament the cheapest point is never dominated and always chosen at the ends.
+        self.cost[proposal.slot] = float(result.metrics.get("cost", np.inf))
         self.births[proposal.slot] = proposal.birth
 
     def run(self, evaluate: Callable[[Any, int], EvalResult], t0: int, b0: int, n_max: int,
