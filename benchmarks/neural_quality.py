@@ -98,12 +98,15 @@ def train_baseline(job: tuple[str, int, int, dict]) -> dict:
 _DATA: dict = {}
 
 
-def search(space: str, algorithm: str, seed: int, births: int, out: Path) -> dict:
-    """One search with its final stage; returns its final.json and CPU seconds."""
+def search(space: str, algorithm: str, seed: int, births: int, out: Path, top_k: int = 0) -> dict:
+    """One search with its final stage (``top_k`` architectures, 0 = the preset's); returns
+    its final.json and wall seconds."""
     from zeroevo.runs.lifecycle import start_run
     from zeroevo.runs.presets import load_preset
 
     cfg = load_preset(PRESETS[space]).replace("run", seed=seed, max_births=births)
+    if top_k:
+        cfg = cfg.replace("final", top_k=top_k)
     cfg = cfg.replace("evolution", algorithm=algorithm).replace("dispatch", backend="process", workers=2, lag=8)
     t0 = time.time()
     result = start_run(cfg, out)[0].run()
@@ -117,6 +120,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--births", type=int, default=60)
     ap.add_argument("--baseline-seeds", type=int, default=3)
+    ap.add_argument("--final-top", type=int, default=0,
+                    help="architectures the final stage retrains (0 = the preset's top_k)")
     ap.add_argument("--png")
     ap.add_argument("--json", help="write every result here")
     args = ap.parse_args()
@@ -130,7 +135,7 @@ def main() -> None:
     for space in args.spaces:
         for algorithm in ("regularized", "random"):
             for seed in args.seeds:
-                r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}")
+                r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}", args.final_top)
                 results.setdefault(space, {}).setdefault(algorithm, []).append(r)
                 won = r["final"]["candidates"][r["final"]["winner"]]
                 print(f"{space} {algorithm} seed {seed}: test {won['test_accuracy']:.4f} params {won['params']:,} "
@@ -147,7 +152,7 @@ def main() -> None:
         with ProcessPoolExecutor(2) as pool:
             baselines[space] = list(pool.map(train_baseline, jobs))
     hours = (time.time() - t_start) / 3600
-    stages = "; ".join(f"{space}: top {f.top_k} retrained {f.epochs} epochs on "
+    stages = "; ".join(f"{space}: top {args.final_top or f.top_k} retrained {f.epochs} epochs on "
                        f"{f'{f.train_subset:,}' if f.train_subset else 'all'} images"
                        for space in args.spaces for f in [load_preset(PRESETS[space]).final])
     print(f"\nFashion-MNIST, {args.births} trainings per search at the preset proxy, then the preset's final stage "

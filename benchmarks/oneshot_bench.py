@@ -92,13 +92,15 @@ def rank(space: str, n: int, seed: int, path: str | None) -> None:
 
 def race(space: str, seed: int, seconds: float, strategy: str, out: Path) -> dict:
     """One search stopped after ``seconds`` of wall time, then the preset's final stage."""
-    from zeroevo.runs.lifecycle import start_run
+    from zeroevo.runs.lifecycle import resume_run, start_run
     from zeroevo.runs.presets import load_preset
 
     cfg = load_preset(PRESETS[space]).replace("run", seed=seed, max_births=100_000, max_seconds=seconds)
     cfg = cfg.replace("evaluation", strategy=strategy).replace("dispatch", backend="process", workers=2, lag=8)
     t0 = time.time()
     result = start_run(cfg, out)[0].run()
+    # A run stopped by its time limit leaves the final stage to a resume; this one adds no births.
+    resume_run(out, max_births=result.births, max_seconds=0.0).run()
     final = json.loads((out / "final.json").read_text())
     won = final["candidates"][final["winner"]]
     return {"births": result.births, "test": won["test_accuracy"], "params": won["params"],
