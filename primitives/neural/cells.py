@@ -203,6 +203,11 @@ class Cell(nn.Module):
         return torch.cat([f(states[s]) for f, s in zip(self.finish, self.concat)], dim=1)
 
 
+def conv_stem(in_channels: int, filters: int) -> nn.Sequential:
+    """The stem before the first cell: a 3x3 conv to ``filters`` channels, then batch norm."""
+    return nn.Sequential(nn.Conv2d(in_channels, filters, 3, padding=1, bias=False), nn.BatchNorm2d(filters))
+
+
 class NasnetNetwork(nn.Module):
     """Stem conv, ``stacks`` stacks of ``cells_per_stack`` normal cells with a reduction cell
     between consecutive stacks, then ReLU, global average pooling and a linear classifier.
@@ -231,10 +236,7 @@ class NasnetNetwork(nn.Module):
             "cells_per_stack": int(cells_per_stack),
             "stacks": int(stacks),
         }
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, filters, 3, padding=1, bias=False),
-            nn.BatchNorm2d(filters),
-        )
+        self.stem = conv_stem(in_channels, filters)
         cells = []
         c_h0 = c_h1 = channels = filters
         level_h0 = level_h1 = 0  # how many times each input has been halved

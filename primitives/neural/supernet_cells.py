@@ -38,6 +38,7 @@ from torch.nn import functional
 from zeroevo.primitives.neural.cells import (
     FactorizedReduce,
     ReLUConvBN,
+    conv_stem,
     make_op,
     unused_states,
 )
@@ -189,10 +190,7 @@ class NasnetSupernet(nn.Module):
             "cells_per_stack": int(cells_per_stack),
             "stacks": int(stacks),
         }
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, filters, 3, padding=1, bias=False),
-            nn.BatchNorm2d(filters),
-        )
+        self.stem = conv_stem(in_channels, filters)
         # The same walk as NasnetNetwork; an input is (chunk channels, chunks) instead of a width.
         cells = []
         in0 = in1 = (filters, 1)

@@ -7,6 +7,7 @@ choices, size bounds, mutations) that implements ``zeroevo.core.protocols.Search
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -45,6 +46,19 @@ def _is_int(value: Any) -> bool:
 
 def _fail(name: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"layers space: {name} = {value!r} is invalid; allowed: {allowed}")
+
+
+def _build_shape(input_shape: Sequence[int], num_classes: int, width: float) -> tuple:
+    """``input_shape`` as a tuple, after checking it, the class count and the width
+    (``ConfigError`` naming the bad one): what building a network or a supernet needs."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(_is_int(v) and v >= 1 for v in shape):
+        raise ConfigError(f"layers input_shape must be (channels, height, width) of positive ints, got {input_shape!r}")
+    if not _is_int(num_classes) or num_classes < 1:
+        raise ConfigError(f"layers num_classes must be an integer >= 1, got {num_classes!r}")
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+        raise ConfigError(f"layers width must be a number > 0, got {width!r}")
+    return shape
 
 
 @dataclass(frozen=True)
@@ -223,15 +237,7 @@ class LayerSpace:
         validated first (``GenomeError``), as are the shape and class count (``ConfigError``).
         """
         genome = self.validate(genome)
-        shape = tuple(input_shape)
-        if len(shape) != 3 or not all(_is_int(v) and v >= 1 for v in shape):
-            raise ConfigError(
-                f"layers input_shape must be (channels, height, width) of positive ints, got {input_shape!r}"
-            )
-        if not _is_int(num_classes) or num_classes < 1:
-            raise ConfigError(f"layers num_classes must be an integer >= 1, got {num_classes!r}")
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-            raise ConfigError(f"layers width must be a number > 0, got {width!r}")
+        shape = _build_shape(input_shape, num_classes, width)
         nodes = []
         for i, layer in enumerate(genome.layers):
             node = {"op": layer.op, **{k: v for k, v in codec.params_json(layer).items()}}
@@ -272,15 +278,7 @@ class LayerSpace:
         """
         from zeroevo.primitives.neural.supernet_layers import LayerSupernet
 
-        shape = tuple(input_shape)
-        if len(shape) != 3 or not all(_is_int(v) and v >= 1 for v in shape):
-            raise ConfigError(
-                f"layers input_shape must be (channels, height, width) of positive ints, got {input_shape!r}"
-            )
-        if not _is_int(num_classes) or num_classes < 1:
-            raise ConfigError(f"layers num_classes must be an integer >= 1, got {num_classes!r}")
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-            raise ConfigError(f"layers width must be a number > 0, got {width!r}")
+        shape = _build_shape(input_shape, num_classes, width)
         choices = {key: getattr(self, key) for key in (
             "conv_filters", "conv_kernels", "conv_strides", "pool_kernels", "pool_strides",
             "dense_units", "activations", "dropout_rates")}

@@ -39,7 +39,7 @@ from zeroevo.core.protocols import STATUS_FAILED, STATUS_OK, EvalRequest, EvalRe
 from zeroevo.core.rng import key_of
 from zeroevo.neural.evaluator import NeuralEvaluator
 from zeroevo.neural.fidelity import Fidelity
-from zeroevo.neural.trainer import accuracy, seeded, split_data
+from zeroevo.neural.trainer import accuracy, reset_weights, seeded, set_input_stats, split_data
 
 WALK = 8  # most random mutations after a random genome, per sampled path
 CHECKPOINT = "supernet"
@@ -80,14 +80,9 @@ class OneShot:
         self.optimizer = torch.optim.SGD(self.supernet.parameters(), lr=self.fidelity.lr,
                                          momentum=self.fidelity.momentum, nesterov=self.fidelity.momentum > 0,
                                          weight_decay=self.fidelity.weight_decay)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed(seed, _INIT, 0))
-            for module in self.supernet.modules():
-                if callable(getattr(module, "reset_parameters", None)):
-                    module.reset_parameters()
-        for module in self.supernet.modules():
-            if callable(getattr(module, "set_input_stats", None)):
-                module.set_input_stats(self.split.mean, self.split.std)
+        with seeded(_seed(seed, _INIT, 0), torch.device("cpu"), self.fidelity.threads):
+            reset_weights(self.supernet)
+        set_input_stats(self.supernet, self.split)
 
     # ---- training ---------------------------------------------------------------------
     def path(self, step: int) -> dict:

@@ -285,18 +285,29 @@ def train_model(
         return TrainOutcome(0.0, STATUS_FAILED, _failure_reason(exc), metrics)
 
 
+def reset_weights(model: nn.Module) -> None:
+    """Re-initialise every module that can, from torch's global generator (call it inside
+    :func:`seeded`, so the weights are a function of the seed)."""
+    for module in model.modules():
+        if callable(getattr(module, "reset_parameters", None)):
+            module.reset_parameters()
+
+
+def set_input_stats(model: nn.Module, split: "Split") -> None:
+    """Give every input-normalising module the training images' per-channel statistics."""
+    for module in model.modules():
+        if callable(getattr(module, "set_input_stats", None)):
+            module.set_input_stats(split.mean, split.std)
+
+
 def _run(model: nn.Module, split: Split, fidelity: Fidelity, seed: int, limits: Limits,
          hurdles: tuple[float, ...], init_state: dict[str, np.ndarray] | None, dev: torch.device,
          start: float, metrics: dict[str, Any]) -> TrainOutcome:
     # Initialise on the CPU so the weights do not depend on the device.
     model.cpu()
-    for module in model.modules():
-        if callable(getattr(module, "reset_parameters", None)):
-            module.reset_parameters()
+    reset_weights(model)
     metrics["inherited"] = _inherit(model, init_state)
-    for module in model.modules():
-        if callable(getattr(module, "set_input_stats", None)):
-            module.set_input_stats(split.mean, split.std)
+    set_input_stats(model, split)
     model.to(dev)
     shape = tuple(split.x_train.shape[1:])
     metrics["flops"] = count_flops(model, shape)
