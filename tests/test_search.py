@@ -80,3 +80,20 @@ def test_linear_initial_population_is_already_solved(small_demo):
     cfg = small_demo.replace("program", initial="linear")
     result = ProgramSearch(cfg.replace("run", max_births=20_000)).run()
     assert result.select_fitness > 0.9999 and result.solved
+
+
+def test_first_chunk_is_a_short_probe(small_demo):
+    """A slow preset's first births can cost 0.3 s each; a guessed first chunk of 1,000 births
+    ran minutes past max_seconds. The first chunk is 16 births; later ones follow the rate."""
+    search = ProgramSearch(small_demo.replace("run", max_births=2000, sufficient_fitness=0.0, chunk=700))
+    sizes = []
+    run = search.runner.run
+
+    def recording(birth, local, n, *args):
+        sizes.append(n)
+        return run(birth, local, n, *args)
+
+    search.runner.run = recording
+    search.run()
+    assert sizes[0] == 16
+    assert max(sizes) > 16 and sum(sizes) >= 2000 - 16

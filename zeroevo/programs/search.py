@@ -196,7 +196,10 @@ class ProgramSearch:
         # Limits, rates and CPU time count the search, not the first run's compilation.
         wall0, cpu0, births0 = time.time(), time.process_time(), s.birth
         max_steps = int(cfg.evolution.max_train_steps)
-        rate = 1000.0  # births per second, measured per chunk
+        # Births per second, measured per chunk. The first chunk is a 16-birth probe: a birth
+        # costs 30 us on the demo but up to 0.3 s on binary-fashion-adapt-nn, whose first
+        # children all miss FEC, so a guessed rate overshot max_seconds by minutes there.
+        rate = 16.0
         while not s.solved and not self._limits_hit(wall0):
             # Chunks of about a second (at most run.chunk births): limits and progress stay
             # responsive on slow presets. Chunking never changes the births themselves.
