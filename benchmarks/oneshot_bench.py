@@ -1,11 +1,12 @@
 """How far to trust one-shot scores? Kendall tau against stand-alone training, and a search race.
 
     PYTHONPATH=. python benchmarks/oneshot_bench.py [--spaces layers nasnet] [--archs 30]
-        [--standalone proxy_rank.jsonl] [--race-seconds 600 --race-seeds 1 2 3] [--skip rank race]
+        [--standalone proxy_rank.jsonl] [--supernets 2048x10 8192x30] [--race-seconds 600 --race-seeds 1 2 3]
+        [--skip rank race]
 
 **Rank**: per space (its Fashion-MNIST preset), trains the single-path supernet once
-(``[evaluation] supernet_epochs`` of uniform path sampling on the preset proxy's training
-images), scores ``--archs`` random architectures by their path (shared weights, batch norm
+(``[evaluation] supernet_epochs`` of uniform path sampling on ``supernet_subset`` training
+images; ``--supernets`` compares other budgets side by side), scores ``--archs`` random architectures by their path (shared weights, batch norm
 recalibrated) and prints Kendall's tau and Spearman's rho of those scores against the same
 architectures' stand-alone accuracy, with the supernet's training CPU-seconds and the
 scoring cost per architecture. The architectures are ``benchmarks/proxy_rank.py``'s (same
@@ -65,16 +66,20 @@ def standalone(space: str, archs: list[dict], path: str | None) -> tuple[np.ndar
     return np.array(accs), f"the preset proxy ({fid.epochs} ep, {fid.train_subset:,} img)"
 
 
-def rank(space: str, n: int, seed: int, path: str | None) -> None:
-    """Train one supernet, score ``n`` architectures, print the rank agreement."""
+def rank(space: str, n: int, seed: int, path: str | None, budget: tuple[int, int] | None = None) -> None:
+    """Train one supernet (``budget`` = (images, epochs); None = the preset's), score ``n``
+    architectures, print the rank agreement."""
     from zeroevo.core.protocols import EvalRequest
     from zeroevo.neural.evaluator import NeuralEvaluator
     from zeroevo.neural.oneshot import OneShot
     from zeroevo.runs.presets import load_preset
 
     cfg = load_preset(PRESETS[space])
-    one_shot = OneShot(NeuralEvaluator(cfg.evaluator_config()), seed, cfg.evaluation.supernet_epochs,
-                       cfg.evaluation.recalibrate_batches)
+    if budget:
+        cfg = cfg.replace("evaluation", supernet_subset=budget[0], supernet_epochs=budget[1])
+    e = cfg.evaluation
+    one_shot = OneShot(NeuralEvaluator(cfg.evaluator_config()), seed, e.supernet_epochs, e.recalibrate_batches,
+                       e.supernet_subset)
     cpu = time.process_time()
     losses: list[float] = []
     one_shot.train(None, lambda p: losses.append(p.loss))
@@ -116,14 +121,18 @@ def main() -> None:
     ap.add_argument("--race-seconds", type=float, default=600)
     ap.add_argument("--race-seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--skip", nargs="*", default=[], choices=["rank", "race"])
+    ap.add_argument("--supernets", nargs="*", default=[], metavar="IMAGESxEPOCHS",
+                    help="rank: supernet budgets to compare, e.g. 2048x10 8192x30 (default: the preset's)")
     args = ap.parse_args()
+    budgets = [tuple(int(v) for v in b.lower().split("x")) for b in args.supernets] or [None]
     if "rank" not in args.skip:
         print(f"One-shot scores of {args.archs} random architectures (seed {args.seed}) against stand-alone accuracy")
         print("| space | supernet | Kendall tau | Spearman rho | one-shot score mean (range) | stand-alone mean | "
               "CPU-s per score | stand-alone = |")
         print("|---|---|---|---|---|---|---|---|")
         for space in args.spaces:
-            rank(space, args.archs, args.seed, args.standalone)
+            for budget in budgets:
+                rank(space, args.archs, args.seed, args.standalone, budget)
     if "race" not in args.skip:
         tmp = Path(tempfile.mkdtemp(prefix="zeroevo-oneshot-"))
         print(f"\nThe same wall budget ({args.race_seconds:.0f} s of search, 2 cores), then the preset's final stage")

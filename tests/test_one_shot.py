@@ -33,7 +33,8 @@ def one_shot(space: str = "nasnet", births: int = 12, epochs: int = 3):
     preset, options = SPACES[space]
     cfg = load_preset(preset).replace("data", dataset="digits").replace("space", options=options)
     cfg = cfg.replace("fidelity", train_subset=256, valid_subset=128, epochs=1, batch_size=32, lr=0.05)
-    cfg = cfg.replace("evaluation", strategy="one_shot", supernet_epochs=epochs, recalibrate_batches=2)
+    cfg = cfg.replace("evaluation", strategy="one_shot", supernet_epochs=epochs, supernet_subset=0,
+                      recalibrate_batches=2)
     cfg = cfg.replace("final", top_k=1, epochs=1, train_subset=256, valid_subset=128)
     return cfg.replace("run", max_births=births, snapshot_every=4).replace("evolution", population=4, tournament=2)
 
@@ -122,3 +123,17 @@ def test_paths_score_above_chance_after_training():
 
     trained = mean_score(10)
     assert trained > 0.15 and trained > mean_score(1) + 0.05, trained
+
+
+def test_supernet_subset_widens_what_trains_the_supernet_not_what_scores_a_path(tmp_path):
+    # A path trains only on the steps that sample it, so the supernet gets its own, larger
+    # training subset; the validation images that score a path stay the fidelity's.
+    search = start_run(one_shot("layers", births=4, epochs=1).replace("evaluation", supernet_subset=512),
+                       tmp_path / "r")[0]
+    search.run()
+    wide = search.one_shot.split
+    narrow = search.one_shot.__class__(search.one_shot.evaluator, 1, 1, 2).split
+    assert (len(wide.y_train), len(narrow.y_train)) == (512, 256)
+    assert np.array_equal(wide.x_valid.numpy(), narrow.x_valid.numpy())
+    with pytest.raises(ConfigError, match="supernet_subset"):
+        one_shot().replace("evaluation", supernet_subset=-1)

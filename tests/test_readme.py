@@ -64,6 +64,8 @@ def test_the_smoke_budget_caps_births_and_the_neural_final_stage(monkeypatch):
     nasnet = load_preset("fashion-nasnet").capped()
     assert demo.run.max_births == 20 and nasnet.run.max_births == 20
     assert (nasnet.final.top_k, nasnet.final.epochs, nasnet.final.train_subset) == (1, 1, 1024)
+    layers = load_preset("fashion-layers").capped().evaluation  # its one-shot supernet: 30 ep on 16,384 img
+    assert (layers.supernet_epochs, layers.supernet_subset) == (1, 256)
     monkeypatch.setenv("ZEROEVO_MAX_BIRTHS", "0")
     with pytest.raises(Exception, match="ZEROEVO_MAX_BIRTHS"):
         demo.capped()

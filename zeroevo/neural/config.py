@@ -65,7 +65,9 @@ class NeuralEvaluation:
     final_epochs: int = doc("superseded by [final] (kept so older run directories load); must be 0", 0)
     strategy: str = doc("'train': every birth trains from scratch; 'one_shot': a weight-sharing supernet "
                         "is trained once and a birth is scored by its path (see zeroevo.neural.oneshot)", "train")
-    supernet_epochs: int = doc("one_shot: epochs of uniform path sampling over the fidelity's training images", 10)
+    supernet_epochs: int = doc("one_shot: epochs of uniform path sampling over the supernet's training images", 10)
+    supernet_subset: int = doc("one_shot: training images of the supernet (0 = the fidelity's train_subset); "
+                               "every path trains on a slice of it, so it needs more data than one network", 0)
     recalibrate_batches: int = doc("one_shot: training batches that re-estimate a path's batch-norm statistics", 8)
 
     def __post_init__(self) -> None:
@@ -73,6 +75,7 @@ class NeuralEvaluation:
         check(self.final_epochs == 0, "evaluation.final_epochs", self.final_epochs, "0 (set [final] epochs)")
         check(self.strategy in ("train", "one_shot"), "evaluation.strategy", self.strategy, "'train' or 'one_shot'")
         check(self.supernet_epochs >= 1, "evaluation.supernet_epochs", self.supernet_epochs, ">= 1")
+        check(self.supernet_subset >= 0, "evaluation.supernet_subset", self.supernet_subset, ">= 0")
         check(self.recalibrate_batches >= 0, "evaluation.recalibrate_batches", self.recalibrate_batches, ">= 0")
         if self.strategy == "one_shot":
             check(not self.hurdles, "evaluation.hurdles", self.hurdles, "false with strategy 'one_shot' "
@@ -156,8 +159,8 @@ class NeuralConfig(ConfigBase):
     def capped(self) -> "NeuralConfig":
         """As :meth:`ConfigBase.capped`; under ``$ZEROEVO_MAX_BIRTHS`` every training shrinks too
         (births: one epoch on at most 256 images; the final stage: one network, one epoch, 1,024
-        images; the supernet: one epoch), so a smoke test of a documented command takes seconds
-        rather than the preset's hour of training."""
+        images; the supernet: one epoch on at most 256 images), so a smoke test of a documented
+        command takes seconds rather than the preset's hour of training."""
         capped = super().capped()
         if capped is self:
             return self
@@ -168,7 +171,9 @@ class NeuralConfig(ConfigBase):
         capped = capped.replace("final", top_k=min(f.top_k, 1), seeds=1, epochs=min(f.epochs, 1),
                                 train_subset=min(f.train_subset or 1024, 1024),
                                 valid_subset=min(f.valid_subset, 1024))
-        return capped.replace("evaluation", supernet_epochs=min(capped.evaluation.supernet_epochs, 1))
+        e = capped.evaluation
+        return capped.replace("evaluation", supernet_epochs=min(e.supernet_epochs, 1),
+                              supernet_subset=min(e.supernet_subset, 256) if e.supernet_subset else 0)
 
     def evaluator_config(self) -> dict:
         """The plain config a worker rebuilds the neural evaluator from."""

@@ -5,8 +5,10 @@ every choice of the space by sampling one path (architecture) per step, uniforml
 each candidate by the validation accuracy of its path with the shared weights. A birth then
 costs a forward pass over the validation images instead of a training.
 
-- **Training** (:meth:`OneShot.train`): ``[evaluation] supernet_epochs`` epochs of SGD on the
-  fidelity's training images, one path per step. A path is a random genome of the space
+- **Training** (:meth:`OneShot.train`): ``[evaluation] supernet_epochs`` epochs of SGD on
+  ``supernet_subset`` training images (default: the fidelity's), one path per step. Each
+  choice of each position trains only on the steps whose path takes it, so a supernet needs
+  several times the images of one network (``benchmarks/oneshot_bench.py`` measures it). A path is a random genome of the space
   followed by 0..``WALK`` random mutations, so deeper genomes and every op that evolution can
   reach are trained too. Every draw is keyed by (run seed, step), data order by (run seed,
   epoch), and torch's generator is reseeded per epoch: the weights after epoch *e* are a
@@ -24,6 +26,7 @@ from scratch through the dispatcher, so a reported accuracy is always a stand-al
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -63,7 +66,8 @@ def _seed(seed: int, purpose: int, index: int) -> int:
 class OneShot:
     """A supernet over ``evaluator``'s space and data, trained once, scoring paths."""
 
-    def __init__(self, evaluator: NeuralEvaluator, seed: int, epochs: int, recalibrate_batches: int) -> None:
+    def __init__(self, evaluator: NeuralEvaluator, seed: int, epochs: int, recalibrate_batches: int,
+                 subset: int = 0) -> None:
         if not callable(getattr(evaluator.space, "build_supernet", None)):
             raise ConfigError(f"evaluation.strategy = 'one_shot' needs a space with a supernet; "
                               f"{evaluator.space_name!r} has none (allowed: layers, nasnet)")
@@ -72,7 +76,10 @@ class OneShot:
         self.fidelity: Fidelity = evaluator.fidelity
         self.space = evaluator.space
         data = evaluator.data
-        self.split = split_data(data, self.fidelity)
+        # The validation images depend on split_seed and valid_subset only, so a larger
+        # supernet subset changes what trains the supernet, not what scores a path.
+        self.split = split_data(data, dataclasses.replace(self.fidelity, train_subset=subset) if subset
+                                else self.fidelity)
         self.input_shape = tuple(int(s) for s in self.split.x_train.shape[1:])
         self.classes = len(data.classes)
         self.supernet = self.space.build_supernet(self.input_shape, self.classes, self.fidelity.width)

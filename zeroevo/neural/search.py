@@ -291,7 +291,8 @@ class NeuralSearch:
 
         if self.one_shot is None:
             self.one_shot = OneShot(NeuralEvaluator(self.evaluator_config), cfg.run.seed,
-                                    cfg.evaluation.supernet_epochs, cfg.evaluation.recalibrate_batches)
+                                    cfg.evaluation.supernet_epochs, cfg.evaluation.recalibrate_batches,
+                                    cfg.evaluation.supernet_subset)
         return self.one_shot.train(self.recorder, self.progress,
                                    wall0 + cfg.run.max_seconds if cfg.run.max_seconds else None)
 

@@ -175,6 +175,11 @@ PRESETS: dict[str, tuple[str, dict]] = {
             "fidelity": {"epochs": 2, "train_subset": 2048, "valid_subset": 1024, "batch_size": 64,
                          "lr": 0.05},
             "limits": {"max_params": 2_000_000, "max_seconds": 120.0},
+            # With strategy = "one_shot": every path trains on a slice of the supernet, so it needs far
+            # more images than one network. Kendall tau of path scores against stand-alone accuracy
+            # (30 architectures, benchmarks/oneshot_bench.py): 0.01 at 10 epochs on 2,048 images,
+            # 0.45 at 15 on 16,384, 0.52 at 30 on 16,384 (155 CPU-s, one thread).
+            "evaluation": {"supernet_subset": 16384, "supernet_epochs": 30},
             # A final stage a CPU finishes in minutes per retraining: 5 epochs on 20,000 images
             # (all 55,000 and more epochs on a GPU: final.train_subset = 0).
             "final": {"top_k": 3, "seeds": 1, "epochs": 5, "train_subset": 20000, "valid_subset": 5000},
