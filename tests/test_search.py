@@ -83,8 +83,9 @@ def test_linear_initial_population_is_already_solved(small_demo):
 
 
 def test_first_chunk_is_a_short_probe(small_demo):
-    """A slow preset's first births can cost 0.3 s each; a guessed first chunk of 1,000 births
-    ran minutes past max_seconds. The first chunk is 16 births; later ones follow the rate."""
+    """A slow preset's births can cost 0.3 s each; a guessed first chunk of 1,000 births, or a
+    chunk sized from a run of cheap FEC hits, ran minutes past max_seconds. The first chunk is
+    16 births and each next one at most twice the last."""
     search = ProgramSearch(small_demo.replace("run", max_births=2000, sufficient_fitness=0.0, chunk=700))
     sizes = []
     run = search.runner.run
@@ -95,5 +96,5 @@ def test_first_chunk_is_a_short_probe(small_demo):
 
     search.runner.run = recording
     search.run()
-    assert sizes[0] == 16
-    assert max(sizes) > 16 and sum(sizes) >= 2000 - 16
+    assert sizes[0] == 16 and all(b <= 2 * a for a, b in zip(sizes, sizes[1:]))
+    assert max(sizes) == 700 and sum(sizes) >= 2000 - 16

@@ -196,14 +196,16 @@ class ProgramSearch:
         # Limits, rates and CPU time count the search, not the first run's compilation.
         wall0, cpu0, births0 = time.time(), time.process_time(), s.birth
         max_steps = int(cfg.evolution.max_train_steps)
-        # Births per second, measured per chunk. The first chunk is a 16-birth probe: a birth
-        # costs 30 us on the demo but up to 0.3 s on binary-fashion-adapt-nn, whose first
-        # children all miss FEC, so a guessed rate overshot max_seconds by minutes there.
-        rate = 16.0
+        # Chunks of about a second (at most run.chunk births), so limits and progress stay
+        # responsive on slow presets; chunking never changes the births themselves. A birth
+        # costs 30 us on the demo but 0.3 s on binary-fashion-adapt-nn when it misses FEC,
+        # and a chunk of cheap FEC hits predicts the next one badly: a first chunk of 1,000
+        # and then the rate alone made --max-seconds 60 run 530 s there. So the first chunk
+        # is 16 births and each next one at most twice the last.
+        rate, n = 16.0, 8
         while not s.solved and not self._limits_hit(wall0):
-            # Chunks of about a second (at most run.chunk births): limits and progress stay
-            # responsive on slow presets. Chunking never changes the births themselves.
-            n = min(cfg.run.chunk, max(16, int(rate))) if cfg.run.engine == "chunk" else min(cfg.run.chunk, 100)
+            n = min(cfg.run.chunk, max(16, min(int(rate), 2 * n))) if cfg.run.engine == "chunk" \
+                else min(cfg.run.chunk, 100)
             if cfg.run.max_births:
                 n = min(n, cfg.run.max_births - s.birth)
             t_chunk = time.perf_counter()
