@@ -8,11 +8,11 @@ costs a forward pass over the validation images instead of a training.
 - **Training** (:meth:`OneShot.train`): ``[evaluation] supernet_epochs`` epochs of SGD on
   ``supernet_subset`` training images (default: the fidelity's), one path per step. Each
   choice of each position trains only on the steps whose path takes it, so a supernet needs
-  several times the images of one network (``benchmarks/oneshot_bench.py`` measures it). A path is a random genome of the space
-  followed by 0..``WALK`` random mutations, so deeper genomes and every op that evolution can
-  reach are trained too. Every draw is keyed by (run seed, step), data order by (run seed,
-  epoch), and torch's generator is reseeded per epoch: the weights after epoch *e* are a
-  function of the seed. After each epoch the weights, batch-norm statistics and momentum
+  several times the images of one network (``benchmarks/oneshot_bench.py`` measures it). A
+  path is a random genome of the space followed by 0..``WALK`` random mutations, so deeper
+  genomes and every op that evolution can reach are trained too. Every draw is keyed by
+  (run seed, step), data order by (run seed, epoch), and torch's generator is reseeded per
+  epoch: the weights after epoch *e* are a function of the seed. After each epoch the weights, batch-norm statistics and momentum
   buffers are checkpointed in the run directory (Arrow, never pickle), so a killed run
   resumes at its last epoch and trains exactly what a straight run trains.
 - **Scoring** (:meth:`OneShot.evaluate`): the path's weights are copied into the genome's
@@ -26,10 +26,9 @@ from scratch through the dispatcher, so a reported accuracy is always a stand-al
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -78,7 +77,7 @@ class OneShot:
         data = evaluator.data
         # The validation images depend on split_seed and valid_subset only, so a larger
         # supernet subset changes what trains the supernet, not what scores a path.
-        self.split = split_data(data, dataclasses.replace(self.fidelity, train_subset=subset) if subset
+        self.split = split_data(data, replace(self.fidelity, train_subset=subset) if subset
                                 else self.fidelity)
         self.input_shape = tuple(int(s) for s in self.split.x_train.shape[1:])
         self.classes = len(data.classes)
