@@ -6,8 +6,8 @@
 
 **Rank**: per space (its Fashion-MNIST preset), trains the single-path supernet once
 (``[evaluation] supernet_epochs`` of uniform path sampling on ``supernet_subset`` training
-images; ``--supernets`` compares other budgets side by side), scores ``--archs`` random architectures by their path (shared weights, batch norm
-recalibrated) and prints Kendall's tau and Spearman's rho of those scores against the same
+images; ``--supernets`` compares other budgets side by side), scores ``--archs`` random
+architectures by their path (shared weights, batch norm recalibrated) and prints Kendall's tau and Spearman's rho of those scores against the same
 architectures' stand-alone accuracy, with the supernet's training CPU-seconds and the
 scoring cost per architecture. The architectures are ``benchmarks/proxy_rank.py``'s (same
 seed), so ``--standalone`` may name its results file and reuse its full-fidelity trainings
@@ -77,9 +77,7 @@ def rank(space: str, n: int, seed: int, path: str | None, budget: tuple[int, int
     cfg = load_preset(PRESETS[space])
     if budget:
         cfg = cfg.replace("evaluation", supernet_subset=budget[0], supernet_epochs=budget[1])
-    e = cfg.evaluation
-    one_shot = OneShot(NeuralEvaluator(cfg.evaluator_config()), seed, e.supernet_epochs, e.recalibrate_batches,
-                       e.supernet_subset)
+    one_shot = OneShot(NeuralEvaluator(cfg.evaluator_config()), seed, cfg.evaluation)
     cpu = time.process_time()
     losses: list[float] = []
     one_shot.train(None, lambda p: losses.append(p.loss))

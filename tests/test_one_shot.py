@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,7 @@ def test_paths_score_above_chance_after_training():
     # The whole path end to end: trained shared weights, copied into stand-alone networks and
     # recalibrated, classify well above chance (ten classes), and better than untrained ones.
     from zeroevo.core.protocols import EvalRequest
+    from zeroevo.neural.config import NeuralEvaluation
     from zeroevo.neural.evaluator import NeuralEvaluator
     from zeroevo.neural.oneshot import OneShot
 
@@ -115,7 +117,7 @@ def test_paths_score_above_chance_after_training():
     evaluator = NeuralEvaluator(cfg.evaluator_config())
 
     def mean_score(epochs: int) -> float:
-        shot = OneShot(evaluator, 1, epochs, 4)
+        shot = OneShot(evaluator, 1, NeuralEvaluation(supernet_epochs=epochs, recalibrate_batches=4))
         shot.train(None)
         rng = np.random.default_rng(0)
         return float(np.mean([shot.evaluate(EvalRequest("nasnet", shot.space.encode(shot.space.random(rng)), 0)).fitness
@@ -131,8 +133,10 @@ def test_supernet_subset_widens_what_trains_the_supernet_not_what_scores_a_path(
     search = start_run(one_shot("layers", births=4, epochs=1).replace("evaluation", supernet_subset=512),
                        tmp_path / "r")[0]
     search.run()
+    from zeroevo.neural.oneshot import OneShot
+
     wide = search.one_shot.split
-    narrow = search.one_shot.__class__(search.one_shot.evaluator, 1, 1, 2).split
+    narrow = OneShot(search.one_shot.evaluator, 1, replace(search.config.evaluation, supernet_subset=0)).split
     assert (len(wide.y_train), len(narrow.y_train)) == (512, 256)
     assert np.array_equal(wide.x_valid.numpy(), narrow.x_valid.numpy())
     with pytest.raises(ConfigError, match="supernet_subset"):

@@ -12,9 +12,10 @@ costs a forward pass over the validation images instead of a training.
   path is a random genome of the space followed by 0..``WALK`` random mutations, so deeper
   genomes and every op that evolution can reach are trained too. Every draw is keyed by
   (run seed, step), data order by (run seed, epoch), and torch's generator is reseeded per
-  epoch: the weights after epoch *e* are a function of the seed. After each epoch the weights, batch-norm statistics and momentum
-  buffers are checkpointed in the run directory (Arrow, never pickle), so a killed run
-  resumes at its last epoch and trains exactly what a straight run trains.
+  epoch: the weights after epoch *e* are a function of the seed. After each epoch the
+  weights, batch-norm statistics and momentum buffers are checkpointed in the run directory
+  (Arrow, never pickle), so a killed run resumes at its last epoch and trains exactly what a
+  straight run trains.
 - **Scoring** (:meth:`OneShot.evaluate`): the path's weights are copied into the genome's
   stand-alone network (``standalone_state``), its batch-norm statistics are re-estimated on
   ``recalibrate_batches`` fixed training batches (the supernet's running statistics mix
@@ -39,6 +40,7 @@ from zeroevo.core.births import RunRecorder
 from zeroevo.core.errors import ConfigError
 from zeroevo.core.protocols import STATUS_FAILED, STATUS_OK, EvalRequest, EvalResult
 from zeroevo.core.rng import key_of
+from zeroevo.neural.config import NeuralEvaluation
 from zeroevo.neural.evaluator import NeuralEvaluator
 from zeroevo.neural.fidelity import Fidelity
 from zeroevo.neural.trainer import accuracy, reset_weights, seeded, set_input_stats, split_data
@@ -65,13 +67,13 @@ def _seed(seed: int, purpose: int, index: int) -> int:
 class OneShot:
     """A supernet over ``evaluator``'s space and data, trained once, scoring paths."""
 
-    def __init__(self, evaluator: NeuralEvaluator, seed: int, epochs: int, recalibrate_batches: int,
-                 subset: int = 0) -> None:
+    def __init__(self, evaluator: NeuralEvaluator, seed: int, evaluation: NeuralEvaluation) -> None:
         if not callable(getattr(evaluator.space, "build_supernet", None)):
             raise ConfigError(f"evaluation.strategy = 'one_shot' needs a space with a supernet; "
                               f"{evaluator.space_name!r} has none (allowed: layers, nasnet)")
-        self.evaluator, self.seed, self.epochs = evaluator, seed, epochs
-        self.recalibrate_batches = recalibrate_batches
+        self.evaluator, self.seed, self.epochs = evaluator, seed, evaluation.supernet_epochs
+        self.recalibrate_batches = evaluation.recalibrate_batches
+        subset = evaluation.supernet_subset
         self.fidelity: Fidelity = evaluator.fidelity
         self.space = evaluator.space
         data = evaluator.data

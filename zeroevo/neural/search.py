@@ -290,9 +290,7 @@ class NeuralSearch:
         from zeroevo.neural.oneshot import OneShot
 
         if self.one_shot is None:
-            self.one_shot = OneShot(NeuralEvaluator(self.evaluator_config), cfg.run.seed,
-                                    cfg.evaluation.supernet_epochs, cfg.evaluation.recalibrate_batches,
-                                    cfg.evaluation.supernet_subset)
+            self.one_shot = OneShot(NeuralEvaluator(self.evaluator_config), cfg.run.seed, cfg.evaluation)
         return self.one_shot.train(self.recorder, self.progress,
                                    wall0 + cfg.run.max_seconds if cfg.run.max_seconds else None)
 

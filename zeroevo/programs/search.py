@@ -202,18 +202,18 @@ class ProgramSearch:
         # and a chunk of cheap FEC hits predicts the next one badly: a first chunk of 1,000
         # and then the rate alone made --max-seconds 60 run 530 s there. So the first chunk
         # is 16 births and each next one at most twice the last.
-        rate, n = 16.0, 8
+        chunk_loop = cfg.run.engine == "chunk"
+        n = min(cfg.run.chunk, 16 if chunk_loop else 100)
         while not s.solved and not self._limits_hit(wall0):
-            n = min(cfg.run.chunk, max(16, min(int(rate), 2 * n))) if cfg.run.engine == "chunk" \
-                else min(cfg.run.chunk, 100)
-            if cfg.run.max_births:
-                n = min(n, cfg.run.max_births - s.birth)
+            m = min(n, cfg.run.max_births - s.birth) if cfg.run.max_births else n
             t_chunk = time.perf_counter()
-            batch, _ = self.runner.run(s.birth, s.local, n, s.steps, max_steps, s.restart)
-            rate = len(batch) / max(time.perf_counter() - t_chunk, 1e-6)
+            batch, _ = self.runner.run(s.birth, s.local, m, s.steps, max_steps, s.restart)
+            if chunk_loop:
+                rate = len(batch) / max(time.perf_counter() - t_chunk, 1e-6)
+                n = min(cfg.run.chunk, max(16, min(int(rate), 2 * n)))
             self._account(batch, self.runner.num_tasks)
             self._report(wall0, births0)
-            if len(batch) < n and self._end_restart():  # the restart's budget is spent
+            if len(batch) < m and self._end_restart():  # the restart's budget is spent
                 break
             if self.recorder is not None and self.recorder.due(s.birth):
                 self.snapshot()
