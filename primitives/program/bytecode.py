@@ -14,7 +14,9 @@ random-set ops are always kept: they advance the random stream that later random
 In evolved populations 20-35% of executed instructions are dead, so this pays directly.
 
 Compilation runs once per birth, so it allocates nothing when memory has at most 64
-addresses (live sets are the bits of one uint64); larger memories use boolean arrays.
+addresses (live sets are the bits of one uint64); larger memories use boolean arrays. The
+small helpers are plain functions, not numba-inlined: LLVM inlines them all the same, and
+numba's IR inlining at each of their ~25 call sites cost seconds of a first run's compile.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ _VECTOR_CONST_SET = 57
 _MATRIX_CONST_SET = 58
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _slot(kind: int, address: int, ns: int, nv: int) -> int:
     if kind == 0:
         return address
@@ -86,18 +88,18 @@ _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _bit(kind: int, address: int, ns: int, nv: int) -> np.uint64:
     return _ONE << np.uint64(_slot(kind, address, ns, nv))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _needed(op: int, out: int, live: np.uint64, ns: int, nv: int) -> bool:
     # Random-set ops are always kept: later random ops read the stream they advance.
     return op != 0 and (op >= _FIRST_RANDOM_OP or (live & _bit(OUT_KIND[op], out, ns, nv)) != 0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _transfer(op: int, in1: int, in2: int, out: int, live: np.uint64, ns: int,
               nv: int) -> np.uint64:
     # Live set before a kept instruction, given the live set after it.
@@ -110,7 +112,7 @@ def _transfer(op: int, in1: int, in2: int, out: int, live: np.uint64, ns: int,
     return live
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _backward_bits(ins: np.ndarray, c: int, size: int, live: np.uint64, ns: int,
                    nv: int) -> np.uint64:
     for k in range(size - 1, -1, -1):

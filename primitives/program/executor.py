@@ -14,7 +14,8 @@ instruction across all tasks, task innermost (the FEC probe, FEC-off evaluation,
 more cache misses), and ``one_lane.py`` runs one task at a time on a copy of the
 interpreter specialised for a single lane (no lane loops), for calls with one or two
 lanes. Each is a state machine around a single ``execute`` site, so the interpreter is
-inlined once per harness and no call happens per instruction range. Both keep everything in
+inlined once per harness (spliced in as source by the kernel variants,
+:mod:`zeroevo.programs.splice`) and no call happens per instruction range. Both keep everything in
 one allocation per call and read the task arrays flat (they must be C-contiguous, as
 :class:`~zeroevo.programs.tasks.TaskSet` makes them). Stores that cannot change a result are skipped:
 ``v0`` is rewritten before ``learn`` only if an instruction writes it (validated genomes

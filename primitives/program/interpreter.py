@@ -25,10 +25,11 @@ output ranges; an in-place op (``v1 = v1 + v2``, ``s3 = s3 * s2``) fails that ch
 would run scalar, so the common in-place forms have their own loops. F = 4 gets unrolled
 forms of the hottest ops of the search (inner product, scalar-vector product).
 
-``execute`` is inlined (numba IR inlining) into each executor harness, a state machine with
-a single ``execute`` site: a call per instruction range would cost about 20 ns, more than
-the instructions. The one-lane harness passes the constants ``L = 1, one = True`` and gets a
-copy with the lane loops folded away.
+``execute`` is inlined into each executor harness, a state machine with a single ``execute``
+site: a call per instruction range would cost about 20 ns, more than the instructions. A
+kernel variant splices it in as source (:mod:`zeroevo.programs.splice`: cheaper to compile
+than numba's IR inlining, which the generic templates still use). The one-lane harness
+passes the constants ``L = 1, one = True`` and gets a copy with the lane loops folded away.
 """
 from __future__ import annotations
 

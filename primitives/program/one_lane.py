@@ -4,7 +4,8 @@ The executor's semantics (``executor.py``'s docstring) on a single task at a tim
 calls with one or two lanes (a birth's few FEC cache misses): the interpreter is inlined
 with ``L = 1`` so its lane loops fold away (and, in a kernel variant with a fixed feature
 size, every vector loop unrolls). A state machine with one ``execute`` site walks setup,
-each training example's predict and learn, and each validation pass.
+each training example's predict and learn, and each validation pass. A kernel variant
+splices the interpreter into ``_one_lane``, and ``_one_lane`` into ``run_serial``, as source.
 """
 from __future__ import annotations
 

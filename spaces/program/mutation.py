@@ -200,20 +200,29 @@ def random_program(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, allowed
 
 
 @njit(cache=True)
+def _copy_row(ins: np.ndarray, data: np.ndarray, to: int, ins_from: np.ndarray, data_from: np.ndarray,
+              k: int) -> None:
+    # Element by element: an array-to-array slice assignment makes numba compile its
+    # shape-mismatch message (string formatting), seconds of a first run's compile.
+    for j in range(ins.shape[1]):
+        ins[to, j] = ins_from[k, j]
+    for j in range(data.shape[1]):
+        data[to, j] = data_from[k, j]
+
+
+@njit(cache=True)
 def _insert(ins: np.ndarray, data: np.ndarray, n: int, pos: int, op: int, mem: np.ndarray,
             st: np.ndarray) -> None:
     # ins/data are one component's rows with room for n + 1.
     for k in range(n, pos, -1):
-        ins[k] = ins[k - 1]
-        data[k] = data[k - 1]
+        _copy_row(ins, data, k, ins, data, k - 1)
     randomize_instruction(op, ins[pos], data[pos], mem, st)
 
 
 @njit(cache=True)
 def _remove(ins: np.ndarray, data: np.ndarray, n: int, pos: int) -> None:
     for k in range(pos, n - 1):
-        ins[k] = ins[k + 1]
-        data[k] = data[k + 1]
+        _copy_row(ins, data, k, ins, data, k + 1)
     ins[n - 1] = 0
     data[n - 1] = 0.0
 
@@ -263,11 +272,11 @@ def mutate(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, mutations: np.n
         # Insert then remove, on scratch rows so a full component has room for the insert.
         tins = np.zeros((n + 1, 4), dtype=np.int64)
         tdata = np.zeros((n + 1, 3))
-        tins[:n] = ins[c, :n]
-        tdata[:n] = data[c, :n]
+        for k in range(n):
+            _copy_row(tins, tdata, k, ins[c], data[c], k)
         op = _random_op(c, allowed, n_allowed, st)
         _insert(tins, tdata, n, integer(st, n + 1), op, mem, st)
         _remove(tins, tdata, n + 1, integer(st, n + 1))
-        ins[c, :n] = tins[:n]
-        data[c, :n] = tdata[:n]
+        for k in range(n):
+            _copy_row(ins[c], data[c], k, tins, tdata, k)
     return kind

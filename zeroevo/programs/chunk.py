@@ -69,6 +69,21 @@ def budget_reached(b: int, P: int, steps: int, max_steps: int) -> bool:
 
 
 @njit(cache=True)
+def copy_program(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, ins_from: np.ndarray,
+                 data_from: np.ndarray, sizes_from: np.ndarray) -> None:
+    """Copy a padded program element by element. (An array-to-array slice assignment would
+    make numba compile its shape-mismatch message: string formatting, a second of every
+    first run's compile.)"""
+    for c in range(ins.shape[0]):
+        sizes[c] = sizes_from[c]
+        for k in range(ins.shape[1]):
+            for j in range(ins.shape[2]):
+                ins[c, k, j] = ins_from[c, k, j]
+            for j in range(data.shape[2]):
+                data[c, k, j] = data_from[c, k, j]
+
+
+@njit(cache=True)
 def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth, pop_cost, ocfg,
               allowed, n_allowed, bounds, mem, mutations, mutate_prob, tournament_size,
               init_random, random_search, tmpl_ins, tmpl_data, tmpl_sizes,
@@ -108,9 +123,7 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth, pop_cost, ocfg,
             if init_random:
                 random_program(cins, cdata, csizes, allowed, n_allowed, bounds, mem, st)
             else:
-                cins[:] = tmpl_ins
-                cdata[:] = tmpl_data
-                csizes[:] = tmpl_sizes
+                copy_program(cins, cdata, csizes, tmpl_ins, tmpl_data, tmpl_sizes)
         elif random_search:
             slot = b % P
             parent = -1
@@ -120,9 +133,7 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth, pop_cost, ocfg,
             slot = b % P
             p = tournament(pop_fit, pop_cost, ocfg, tournament_size, st, members)
             parent = pop_birth[p]
-            cins[:] = pop_ins[p]
-            cdata[:] = pop_data[p]
-            csizes[:] = pop_sizes[p]
+            copy_program(cins, cdata, csizes, pop_ins[p], pop_data[p], pop_sizes[p])
             kind = mutate(cins, cdata, csizes, mutations, mutate_prob, allowed, n_allowed,
                           bounds, mem, st)
         fitness, s, hits, stage = evaluate_memo(cins, cdata, csizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit,
@@ -130,9 +141,7 @@ def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth, pop_cost, ocfg,
         steps += s
         cost = program_cost(csizes, sc[2], cost_kind)
         pop_cost[slot] = cost
-        pop_ins[slot] = cins
-        pop_data[slot] = cdata
-        pop_sizes[slot] = csizes
+        copy_program(pop_ins[slot], pop_data[slot], pop_sizes[slot], cins, cdata, csizes)
         pop_fit[slot] = fitness
         pop_birth[slot] = t
         out_birth[i] = t

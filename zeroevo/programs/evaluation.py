@@ -3,8 +3,11 @@
 The kernels here serve both the chunk loop and the Python reference loop's evaluator
 (:mod:`zeroevo.programs.evaluator`, which keeps an ``OrderedLRU`` instead of the array
 cache). ``probe_and_hash``, ``run_tasks``, ``pass_hurdles`` and ``evaluate`` inline the interpreter, so they
-are templates compiled per kernel variant (:mod:`zeroevo.programs.kernels`). Per birth,
-with FEC on:
+are templates compiled per kernel variant (:mod:`zeroevo.programs.kernels`). The probe and
+the hurdles are numba-inlined into their callers: a caller links in the libraries of the
+functions it calls, and LLVM re-optimizes all of that code, interpreter included, once per
+library, so fewer libraries on the way from the interpreter to the chunk loop is seconds
+less compile on a first run. Per birth, with FEC on:
 
 1. compile to bytecode (dead code dropped);
 2. the probe: every task at once, its first ``fec_train`` training examples and first
@@ -157,7 +160,7 @@ def combine(fit: np.ndarray, median: bool) -> float:
     return fit.mean()
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc) -> int:
     """Run the FEC probe on every task and write each task's cache key to ``sc[8]``.
 
@@ -204,7 +207,7 @@ def hurdle_value(ring: np.ndarray, seen: int, q: float) -> float:
     return np.sort(ring)[int(q * (W - 1))]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lanes) -> tuple:
     """The hurdle stages of one child, in order, on task 0: train ``examples[k]`` examples,
     validate, and stop below the stage's hurdle. Every child that reaches a stage adds its

@@ -103,8 +103,10 @@ class PythonProgramEvaluator:
         self.hurdles.known_fit[:] = np.nan
         hs = self.hurdles.as_tuple()
         if not self.icfg[USE_FEC]:
-            stage, f_stage, total = kern.pass_hurdles(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, hs,
-                                                      fit, steps, sc[9])
+            stage, f_stage, total = 0, 0.0, 0
+            if self.hurdles.examples.size:  # (no stages: spare compiling pass_hurdles apart)
+                stage, f_stage, total = kern.pass_hurdles(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg,
+                                                          hs, fit, steps, sc[9])
             if stage:
                 return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": 0, "stage": stage, "cost": cost},
                                   int(total))

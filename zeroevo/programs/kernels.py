@@ -7,7 +7,8 @@ functions named in :data:`TEMPLATES`) are compiled per *variant* = (the ops a co
 may run, its feature size F). A variant is a small generated module: a flat interpreter
 with only those ops (:func:`~zeroevo.primitives.program.interpreter.execute_source`), ``F``
 as a compile-time constant (every F-loop unrolls), then the template functions' source,
-verbatim, resolving their globals in the variant. Kernels that do not depend on the
+resolving their globals in the variant: verbatim, except that the harnesses get the
+interpreter, and ``run_serial`` its task loop, spliced in as text (:mod:`zeroevo.programs.splice`). Kernels that do not depend on the
 interpreter (mutation, bytecode, the FEC, the random streams) stay in their own modules
 and are compiled once for all variants.
 
@@ -35,6 +36,7 @@ import numba
 from zeroevo.core.cachedir import cache_dir
 from zeroevo.primitives.program import executor, interpreter, memory, one_lane
 from zeroevo.programs import chunk, evaluation, memo
+from zeroevo.programs.splice import splice
 from zeroevo.spaces.program.genome import Program, ProgramSpec
 
 # Template modules in dependency order, with their functions that (transitively) inline the
@@ -48,7 +50,7 @@ TEMPLATES: tuple[tuple[ModuleType, tuple[str, ...]], ...] = (
 )
 # Modules whose code a variant links in: a change to any of them retires the variants.
 _SOURCES = ("zeroevo.primitives.program", "zeroevo.programs.evaluation", "zeroevo.programs.memo",
-            "zeroevo.programs.chunk", "zeroevo.programs.fec", "zeroevo.programs.kernels",
+            "zeroevo.programs.chunk", "zeroevo.programs.fec", "zeroevo.programs.kernels", "zeroevo.programs.splice",
             "zeroevo.spaces.program.mutation", "zeroevo.core.rng")
 ALL_OPS = tuple(range(1, 65))
 _LOADED: dict[tuple[tuple[int, ...], int], ModuleType] = {}
@@ -87,10 +89,13 @@ def variant_source(ops: Iterable[int], features: int) -> str:
              "from zeroevo.programs.kernels import template_namespace as _template_namespace",
              "", "globals().update(_template_namespace())",
              f"FEATURES = {int(features)}", "", "", interpreter.execute_source(codes)]
-    for module, names in TEMPLATES:
-        for name in names:
-            parts += ["", inspect.getsource(getattr(module, name).py_func)]
-    return "\n".join(parts)
+    texts = {name: inspect.getsource(getattr(module, name).py_func) for module, names in TEMPLATES for name in names}
+    # The harnesses get the interpreter spliced in as text, and the one-lane harness its
+    # task loop: cheaper to compile than numba's IR inlining, the same code.
+    texts["_lanes"] = splice(texts["_lanes"], parts[-1])
+    texts["_one_lane"] = splice(texts["_one_lane"], parts[-1])
+    texts["run_serial"] = splice(texts["run_serial"], texts["_one_lane"])
+    return "\n".join(parts + [f"\n{text}" for text in texts.values()])
 
 
 def _write_once(path: Path, text: str) -> None:

@@ -94,7 +94,7 @@ def same_code(code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, m_code: np.n
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, memo, hs,
                   p: int, slot: int) -> tuple:
     """:func:`~zeroevo.programs.evaluation.evaluate` of a child of slot ``p`` (-1: none) going to
@@ -167,9 +167,13 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
                 insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], own_fit[t])
     # Remember (slot may be p itself: everything needed from p has been read).
     n = seg[2]
-    m_code[slot, :n] = code[:n]
-    m_cdata[slot, :n] = cdata[:n]
-    m_seg[slot, :] = seg
+    for k in range(n):  # element by element: see chunk.copy_program
+        for j in range(4):
+            m_code[slot, k, j] = code[k, j]
+        for j in range(3):
+            m_cdata[slot, k, j] = cdata[k, j]
+    for j in range(3):
+        m_seg[slot, j] = seg[j]
     m_probe[slot] = probe
     for t in range(T):
         m_keys[slot, t] = keys[t]

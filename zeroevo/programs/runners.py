@@ -12,20 +12,37 @@ import numpy as np
 
 from zeroevo.core.births import BirthBatch
 from zeroevo.core.engine import Engine
-from zeroevo.core.rng import seed64
+from zeroevo.core.rng import birth_key, seed64, seed_state
 from zeroevo.primitives.program.bytecode import compile_program
+from zeroevo.programs.chunk import budget_reached, copy_program, program_cost, tournament
 from zeroevo.programs.config import PROGRAM_COSTS, Config
-from zeroevo.programs.evaluation import ELIMINATE, NM, NS, NV, EvalScratch, op_costs, task_tuple
+from zeroevo.programs.evaluation import (
+    ELIMINATE,
+    MEDIAN,
+    NM,
+    NS,
+    NV,
+    EvalScratch,
+    HurdleState,
+    combine,
+    hurdle_value,
+    lookup_tasks,
+    op_costs,
+    task_tuple,
+    train_examples,
+)
 from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state
 from zeroevo.programs.fec import (
     FecArrays,
     export_entries,
     import_entries,
+    insert,
     lru_entries,
     lru_from_entries,
+    probe_hash,
 )
 from zeroevo.programs.kernels import is_cached, kernels_for_spec
-from zeroevo.programs.memo import EvalMemo
+from zeroevo.programs.memo import EvalMemo, same_code
 from zeroevo.programs.tasks import TaskSet
 from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
 from zeroevo.spaces.program.initial import initial_program
@@ -123,9 +140,9 @@ class ChunkRunner:
         return is_cached(self.kern.run_chunk)
 
     def leaf_stages(self) -> list[tuple[str, Callable[[], object]]]:
-        """Calls that compile (or load) the kernels every variant shares: mutation and
-        bytecode, with the argument types the chunk kernel passes. They need no tasks, so
-        another process may run them while this one compiles the interpreter."""
+        """Calls that compile (or load) the kernels every variant shares: mutation, bytecode,
+        selection and the FEC, with the argument types the chunk kernel passes. They need no
+        tasks, so another process may run them while this one compiles the interpreter."""
         allowed, n_allowed, bounds, mem = self.arrays
         prog = self.spec.empty()
         st = np.zeros(1, np.uint64)
@@ -140,11 +157,33 @@ class ChunkRunner:
             compile_program(prog.ins, prog.data, prog.sizes, self.icfg[NS], self.icfg[NV], self.icfg[NM],
                             self.icfg[ELIMINATE] != 0, sc[0], sc[1], sc[2])
 
-        return [("mutation", mutation), ("bytecode", bytecode)]
+        def selection() -> None:
+            # The chunk loop's small kernels, with the argument types it passes (a type that
+            # differs only costs the chunk loop compiling that kernel itself).
+            t, f, u = np.int64(0), np.float64(0.0), np.uint64(1)
+            fc, hs = FecArrays.create(4, 0).as_tuple(), HurdleState.create([1], [0.5], 2).as_tuple()
+            memo = EvalMemo.create(1, 3 * self.spec.capacity, 1, 1).as_tuple()
+            size = self.config.evolution.tournament
+            fit, members = np.zeros(1), np.zeros(max(1, size), np.int64)
+            tournament(fit, fit.copy(), self.ocfg, size, st, members)
+            copy_program(prog.ins, prog.data, prog.sizes, self.template.ins, self.template.data,
+                         self.template.sizes)
+            budget_reached(t, t, t, t)
+            seed_state(st, birth_key(seed64(self.config.run.seed), self.island, t))
+            program_cost(prog.sizes, sc[2], t)
+            same_code(sc[0], sc[1], sc[2], memo[0], memo[1], memo[2], t)
+            train_examples(sc[0], sc[2], t, self.op_cost, self.fcfg)
+            hurdle_value(hs[2][0], hs[3][0, 0], hs[1][0])
+            probe_hash(sc[5][0], sc[7][0, 0], sc[6][0], sc[7][0, 1], t, t)
+            lookup_tasks(fc, sc[8], t, sc[3], sc[10])
+            insert(*fc, u, f)
+            combine(sc[3], self.icfg[MEDIAN] != 0)
+
+        return [("mutation", mutation), ("bytecode", bytecode), ("selection and cache", selection)]
 
     def kernel_stages(self) -> list[tuple[str, Callable[[], object]]]:
         """Calls that compile (or load) this runner's kernel variant piece by piece (after
-        :meth:`start`): the interpreter's harnesses, the FEC probe, then the chunk loop."""
+        :meth:`start`): the interpreter's harnesses, then the chunk loop."""
         sc = self.sc.as_tuple()
         T = self.num_tasks
         fit, steps = np.zeros(T), np.zeros(T, np.int64)
@@ -152,11 +191,9 @@ class ChunkRunner:
         def interpreter() -> None:
             self.kern.run_tasks(sc[0], sc[1], sc[2], self.tk, sc[9][:T], 1, self.icfg, self.fcfg, fit, steps)
 
-        def probe() -> None:
-            self.kern.probe_and_hash(sc[0], sc[1], sc[2], self.tk, 1, self.icfg, self.fcfg, sc)
-
-        return [("interpreter", interpreter), ("FEC probe", probe),
-                ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
+        # The FEC probe, hurdles and memo are inlined into the chunk loop (compiled apart, each
+        # would re-optimize the interpreter it links in), so they compile with it.
+        return [("interpreter", interpreter), ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
 
     def export_state(self) -> dict[str, np.ndarray]:
         """Population and FEC as arrays (layout-free, for snapshots)."""

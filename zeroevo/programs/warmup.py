@@ -3,8 +3,8 @@
 A first run on a machine compiles its kernel variant (see :mod:`zeroevo.programs.kernels`)
 before its first birth. :func:`warm_runner` does it in stages and reports each one, so the
 wait is visible and its cost is not counted as search time; the kernels every variant
-shares (mutation, bytecode) compile meanwhile in a helper process (they need no tasks), so
-two cores halve the wait. ``zeroevo warmup`` (:func:`warm_configs`) compiles the variants of
+shares (mutation, bytecode, selection and the FEC) compile meanwhile in a helper process
+(they need no tasks), so two cores halve the wait. ``zeroevo warmup`` (:func:`warm_configs`) compiles the variants of
 given configs ahead of time, one process per config. Everything lands in numba's on-disk
 cache; later runs and worker processes load it in a second.
 """
@@ -55,7 +55,7 @@ def warm_runner(runner, report: Report | None = None, helper: bool = True) -> fl
     if proc is None:
         run_stages(leaves, report, 1, count, wall0)
     elif report is not None:
-        report(" and ".join(name for name, _ in leaves) + " (helper process)", 1, count, 0.0)
+        report(", ".join(name for name, _ in leaves) + " (helper process)", 1, count, 0.0)
     run_stages(kernel[:-1], report, len(leaves) + 1, count, wall0)
     if proc is not None and proc.wait() != 0:
         run_stages(leaves, None)  # the helper failed: compile them here
