@@ -215,6 +215,8 @@ def pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lane
     memo: NaN = run it). Returns ``(stage stopped at (0: passed all), its fitness, steps)``."""
     examples, quantiles, hist, meta, known_fit, known_steps = hs
     total = 0
+    stopped = 0
+    f_stopped = 0.0
     for k in range(examples.shape[0]):
         if np.isnan(known_fit[k]):
             run_tasks(code, cdata, seg, tk, lanes[:1], min(examples[k], n_train), icfg, fcfg, fit, steps)
@@ -227,8 +229,10 @@ def pass_hurdles(code, cdata, seg, tk, n_train, icfg, fcfg, hs, fit, steps, lane
         meta[k, 1] = (meta[k, 1] + 1) % hist.shape[1]
         meta[k, 0] += 1
         if f < hurdle:
-            return k + 1, f, total
-    return 0, 0.0, total
+            stopped = k + 1
+            f_stopped = f
+            break
+    return stopped, f_stopped, total  # the one return: kernel variants splice this as source
 
 
 @njit(cache=True)

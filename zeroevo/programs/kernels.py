@@ -95,6 +95,10 @@ def variant_source(ops: Iterable[int], features: int) -> str:
     texts["_lanes"] = splice(texts["_lanes"], parts[-1])
     texts["_one_lane"] = splice(texts["_one_lane"], parts[-1])
     texts["run_serial"] = splice(texts["run_serial"], texts["_one_lane"])
+    # ... and the chunk loop its evaluation: the FEC probe and the hurdles into the memo's
+    # evaluation, that into the loop (each would otherwise be numba-inlined at its sites).
+    memo_text = splice(splice(texts["evaluate_memo"], texts["probe_and_hash"]), texts["pass_hurdles"])
+    texts["run_chunk"] = splice(texts["run_chunk"], memo_text)
     return "\n".join(parts + [f"\n{text}" for text in texts.values()])
 
 

@@ -182,6 +182,6 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
     for k in range(S):
         m_sfit[slot, k] = hs[4][k]
         m_ssteps[slot, k] = hs[5][k]
-    if stage > 0:
-        return result, total, hits, stage
-    return combine(task_fit, icfg[MEDIAN] != 0), total, hits, 0
+    if stage == 0:
+        result = combine(task_fit, icfg[MEDIAN] != 0)
+    return result, total, hits, stage  # the one return: kernel variants splice this as source
