@@ -103,3 +103,25 @@ def test_same_code_compares_constants_by_bit_pattern() -> None:
     k = live[0]
     sc[1][k, 0] = -0.0 if sc[1][k, 0] == 0.0 else -sc[1][k, 0]
     assert not same_code(sc[0], sc[1], sc[2], memo.code, memo.cdata, memo.seg, 0)
+
+
+def test_run_tasks_from_python_gives_what_the_kernel_gives() -> None:
+    # The chunk loop's variant has run_tasks spliced in; Python calls the harnesses directly.
+    from zeroevo.programs.evaluator import run_tasks
+
+    spec, tasks, icfg, fcfg = _setup(False)
+    tk, T, kern = task_tuple(tasks), tasks.num_tasks, generic_kernels()
+    sc = EvalScratch.create(3 * spec.capacity, T, 10, 10).as_tuple()
+    ran = 0
+    for i in range(12):
+        prog = spec.validate(random_from_stream(spec, stream(9, i)))
+        compile_program(prog.ins, prog.data, prog.sizes, 4, 3, 1, True, sc[0], sc[1], sc[2])
+        for lanes in (np.array([2]), np.array([0, 5]), np.arange(T)):
+            for n_train in (0, 7, 30):
+                want = kern.run_tasks(sc[0], sc[1], sc[2], tk, lanes, n_train, icfg, fcfg, f1 := np.zeros(T),
+                                      s1 := np.zeros(T, np.int64))
+                got = run_tasks(kern, sc[0], sc[1], sc[2], tk, lanes, n_train, icfg, fcfg, f2 := np.zeros(T),
+                                s2 := np.zeros(T, np.int64))
+                assert got == want and np.array_equal(f1, f2) and np.array_equal(s1, s2)
+                ran += int(want > 0)
+    assert ran > 0

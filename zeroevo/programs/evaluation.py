@@ -180,21 +180,23 @@ def probe_and_hash(code, cdata, seg, tk, n_train, icfg, fcfg, sc) -> int:
 
 @njit(cache=True)
 def run_tasks(code, cdata, seg, tk, lanes, n_train, icfg, fcfg, fit, steps) -> int:
-    """Full evaluation of ``lanes``; per-lane fitness into ``fit``. Returns training steps."""
+    """Full evaluation of ``lanes``; per-lane fitness into ``fit``. Returns training steps.
+
+    (:func:`zeroevo.programs.evaluator.run_tasks` is the same from Python.)"""
+    total = 0
     if n_train == 0:
         for l in range(lanes.shape[0]):
             fit[l] = 0.0
             steps[l] = 0
-        return 0
-    dummy = np.zeros((1, 1))
-    nerr = np.zeros((1, 2), np.int64)
-    run_lanes(code, cdata, seg, lanes, tk[0], tk[1], tk[2], tk[3], tk[4], tk[5], tk[6],
-              n_train, tk[3].shape[1], fcfg[MAX_ABS_ERROR], icfg[NS], icfg[NV], icfg[NM],
-              fit, steps, False, dummy, dummy, nerr)
-    total = 0
-    for l in range(lanes.shape[0]):
-        total += steps[l]
-    return total
+    else:
+        dummy = np.zeros((1, 1))
+        nerr = np.zeros((1, 2), np.int64)
+        run_lanes(code, cdata, seg, lanes, tk[0], tk[1], tk[2], tk[3], tk[4], tk[5], tk[6],
+                  n_train, tk[3].shape[1], fcfg[MAX_ABS_ERROR], icfg[NS], icfg[NV], icfg[NM],
+                  fit, steps, False, dummy, dummy, nerr)
+        for l in range(lanes.shape[0]):
+            total += steps[l]
+    return total  # the one return: kernel variants splice this as source
 
 
 @njit(cache=True)

@@ -12,13 +12,18 @@ import numpy as np
 from zeroevo.core.engine import program_status
 from zeroevo.core.protocols import STATUS_STOPPED, EvalResult
 from zeroevo.primitives.program.bytecode import compile_program
+from zeroevo.primitives.program.executor import _MAX_SERIAL_LANES
 from zeroevo.programs.chunk import program_cost
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluation import (
     ELIMINATE,
     FEC_TRAIN,
     FEC_VALID,
+    MAX_ABS_ERROR,
     MEDIAN,
+    NM,
+    NS,
+    NV,
     USE_FEC,
     EvalScratch,
     HurdleState,
@@ -31,6 +36,25 @@ from zeroevo.programs.fec import OrderedLRU
 from zeroevo.programs.kernels import kernels_for_spec
 from zeroevo.programs.tasks import TaskSet
 from zeroevo.spaces.program.genome import Program, ProgramSpec
+
+
+def run_tasks(kern, code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, tk: tuple, lanes: np.ndarray,  # noqa: ANN001
+              n_train: int, icfg: np.ndarray, fcfg: np.ndarray, fit: np.ndarray, steps: np.ndarray,
+              harness: str = "") -> int:
+    """The ``run_tasks`` kernel of variant ``kern``, from Python: it calls the harness that
+    kernel would, with the argument types the chunk loop passes, so it runs the harnesses
+    the chunk loop links (compiling no library of its own). ``harness`` ("run_serial" or
+    "_lanes") overrides the choice by lane count. Returns the training steps."""
+    n = lanes.shape[0]
+    if n_train == 0:
+        fit[:n] = 0.0
+        steps[:n] = 0
+        return 0
+    name = harness or ("run_serial" if n <= _MAX_SERIAL_LANES else "_lanes")
+    dummy, nerr = np.zeros((1, 1)), np.zeros((1, 2), np.int64)
+    getattr(kern, name)(code, cdata, seg, lanes, *tk, int(n_train), int(tk[3].shape[1]), float(fcfg[MAX_ABS_ERROR]),
+                        int(icfg[NS]), int(icfg[NV]), int(icfg[NM]), fit, steps, False, dummy, dummy, nerr)
+    return int(steps[:n].sum())
 
 
 def eval_arrays(config: Config, spec: ProgramSpec, use_fec: bool | None = None
@@ -110,7 +134,7 @@ class PythonProgramEvaluator:
             if stage:
                 return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": 0, "stage": stage, "cost": cost},
                                   int(total))
-            total += kern.run_tasks(code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
+            total += run_tasks(kern, code, cdata, seg, self.tk, np.arange(T), n_train, self.icfg, self.fcfg, fit, steps)
             task_fit[:] = fit
         else:
             total = kern.probe_and_hash(code, cdata, seg, self.tk, n_train, self.icfg, self.fcfg, sc)
@@ -131,7 +155,7 @@ class PythonProgramEvaluator:
                     return EvalResult(float(f_stage), STATUS_STOPPED, {"fec_hits": hits, "stage": stage, "cost": cost},
                                       int(total))
                 lanes = np.array(misses, dtype=np.int64)
-                total += kern.run_tasks(code, cdata, seg, self.tk, lanes, n_train, self.icfg, self.fcfg, fit, steps)
+                total += run_tasks(kern, code, cdata, seg, self.tk, lanes, n_train, self.icfg, self.fcfg, fit, steps)
                 for i, t in enumerate(misses):
                     task_fit[t] = fit[i]
                     self.cache.insert(int(keys[t]), fit[i])

@@ -95,9 +95,12 @@ def variant_source(ops: Iterable[int], features: int) -> str:
     texts["_lanes"] = splice(texts["_lanes"], parts[-1])
     texts["_one_lane"] = splice(texts["_one_lane"], parts[-1])
     texts["run_serial"] = splice(texts["run_serial"], texts["_one_lane"])
-    # ... and the chunk loop its evaluation: the FEC probe and the hurdles into the memo's
-    # evaluation, that into the loop (each would otherwise be numba-inlined at its sites).
-    memo_text = splice(splice(texts["evaluate_memo"], texts["probe_and_hash"]), texts["pass_hurdles"])
+    # ... and the chunk loop its evaluation, down to the harness calls: it links the two
+    # harnesses' libraries and no other library that holds them (each would be re-optimized
+    # in it), and no run_tasks library is compiled (Python calls the harnesses directly).
+    run_tasks = splice(texts["run_tasks"], texts["run_lanes"])
+    memo_text = splice(texts["evaluate_memo"], splice(texts["probe_and_hash"], texts["run_lanes"]))
+    memo_text = splice(splice(memo_text, splice(texts["pass_hurdles"], run_tasks)), run_tasks)
     texts["run_chunk"] = splice(texts["run_chunk"], memo_text)
     return "\n".join(parts + [f"\n{text}" for text in texts.values()])
 

@@ -31,7 +31,7 @@ from zeroevo.programs.evaluation import (
     task_tuple,
     train_examples,
 )
-from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state
+from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state, run_tasks
 from zeroevo.programs.fec import (
     FecArrays,
     export_entries,
@@ -140,9 +140,9 @@ class ChunkRunner:
         return is_cached(self.kern.run_chunk)
 
     def leaf_stages(self) -> list[tuple[str, Callable[[], object]]]:
-        """Calls that compile (or load) the kernels every variant shares: mutation, bytecode,
-        selection and the FEC, with the argument types the chunk kernel passes. They need no
-        tasks, so another process may run them while this one compiles the interpreter."""
+        """Calls that compile (or load) kernels every variant shares: mutation, selection and
+        the FEC, with the argument types the chunk kernel passes. They need no tasks, so
+        another process may run them while this one compiles the interpreter."""
         allowed, n_allowed, bounds, mem = self.arrays
         prog = self.spec.empty()
         st = np.zeros(1, np.uint64)
@@ -152,10 +152,6 @@ class ChunkRunner:
             random_program(prog.ins, prog.data, prog.sizes, allowed, n_allowed, bounds, mem, st)
             mutate(prog.ins, prog.data, prog.sizes, self.mutations, self.config.evolution.mutate_prob,
                    allowed, n_allowed, bounds, mem, st)
-
-        def bytecode() -> None:
-            compile_program(prog.ins, prog.data, prog.sizes, self.icfg[NS], self.icfg[NV], self.icfg[NM],
-                            self.icfg[ELIMINATE] != 0, sc[0], sc[1], sc[2])
 
         def selection() -> None:
             # The chunk loop's small kernels, with the argument types it passes (a type that
@@ -179,21 +175,29 @@ class ChunkRunner:
             insert(*fc, u, f)
             combine(sc[3], self.icfg[MEDIAN] != 0)
 
-        return [("mutation", mutation), ("bytecode", bytecode), ("selection and cache", selection)]
+        return [("mutation", mutation), ("selection and cache", selection)]
 
     def kernel_stages(self) -> list[tuple[str, Callable[[], object]]]:
         """Calls that compile (or load) this runner's kernel variant piece by piece (after
-        :meth:`start`): the interpreter's harnesses, then the chunk loop."""
+        :meth:`start`): the interpreter's harnesses, the bytecode compiler (shared by every
+        variant, but here to balance the two processes' work), then the chunk loop."""
         sc = self.sc.as_tuple()
         T = self.num_tasks
         fit, steps = np.zeros(T), np.zeros(T, np.int64)
+        prog = self.spec.empty()
+
+        def bytecode() -> None:
+            compile_program(prog.ins, prog.data, prog.sizes, self.icfg[NS], self.icfg[NV], self.icfg[NM],
+                            self.icfg[ELIMINATE] != 0, sc[0], sc[1], sc[2])
 
         def interpreter() -> None:
-            self.kern.run_tasks(sc[0], sc[1], sc[2], self.tk, sc[9][:T], 1, self.icfg, self.fcfg, fit, steps)
+            for harness in ("run_serial", "_lanes"):
+                run_tasks(self.kern, sc[0], sc[1], sc[2], self.tk, sc[9][:T], 1, self.icfg, self.fcfg, fit, steps,
+                          harness)
 
-        # The FEC probe, hurdles and memo are inlined into the chunk loop (compiled apart, each
+        # The FEC probe, hurdles and memo are spliced into the chunk loop (compiled apart, each
         # would re-optimize the interpreter it links in), so they compile with it.
-        return [("interpreter", interpreter), ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
+        return [("interpreter", interpreter), ("bytecode", bytecode), ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
 
     def export_state(self) -> dict[str, np.ndarray]:
         """Population and FEC as arrays (layout-free, for snapshots)."""
