@@ -5,11 +5,11 @@
 For the working tree and, with ``--before``, an earlier revision (checked out with
 ``git worktree`` into a temporary folder), runs ``zeroevo evolve --preset demo`` as a user
 would, twice per seed: *cold* (empty numba and zeroevo caches, a fresh source tree) and
-*warm* (the caches the cold run left). It prints, per revision: seconds to the first
-progress line with births from search, the compile seconds the run reports (or, for code
-that does not report them, the seconds before the first birth; a warm run reports none),
-CPU-seconds of the whole
-process until the demo is solved, and the wall seconds. Without ``--no-install`` it also
+*warm* (the caches the cold run left), seed by seed with the revisions in turn. It prints,
+per revision: seconds to the first progress line with births from search, the compile
+seconds the run reports (or, for code that does not report them, the seconds before the
+first birth; a warm run reports none), CPU-seconds of the whole process (helper processes
+included) until the demo is solved, and the wall seconds. Without ``--no-install`` it also
 times ``pip install`` of the working tree into a fresh virtual environment (torch pinned by
 ``.ci/constraints.txt``), the README's first step. Everything runs one process at a time.
 """
@@ -68,16 +68,13 @@ def run_demo(tree: Path, cache: Path, seed: int, out: Path) -> dict:
             "cpu": cpu, "wall": wall, "solved": "solved True" in stdout}
 
 
-def measure(tree: Path, seeds: list[int], tmp: Path) -> dict[str, list[dict]]:
-    """Cold then warm runs of the demo from ``tree`` for each seed (fresh caches per seed)."""
-    out: dict[str, list[dict]] = {"cold": [], "warm": []}
-    for seed in seeds:
-        cache = Path(tempfile.mkdtemp(dir=tmp))
-        for pycache in tree.rglob("__pycache__"):  # in-tree numba caches of older code
-            shutil.rmtree(pycache, ignore_errors=True)
-        out["cold"].append(run_demo(tree, cache, seed, cache / "cold"))
-        out["warm"].append(run_demo(tree, cache, seed, cache / "warm"))
-    return out
+def measure(tree: Path, seed: int, tmp: Path, out: dict[str, list[dict]]) -> None:
+    """A cold then a warm run of the demo from ``tree`` (fresh caches), appended to ``out``."""
+    cache = Path(tempfile.mkdtemp(dir=tmp))
+    for pycache in tree.rglob("__pycache__"):  # in-tree numba caches of older code
+        shutil.rmtree(pycache, ignore_errors=True)
+    out["cold"].append(run_demo(tree, cache, seed, cache / "cold"))
+    out["warm"].append(run_demo(tree, cache, seed, cache / "warm"))
 
 
 def _fmt(rows: list[dict], key: str) -> str:
@@ -107,7 +104,12 @@ def main() -> None:
         shutil.copytree(ROOT, now, ignore=lambda d, names: [n for n in names if n in (".git", ".venv", "__pycache__")
                                                             or (Path(d) == ROOT and n == "runs")])
         trees["this tree"] = now
-        results = {name: measure(tree, args.seeds, tmp) for name, tree in trees.items()}
+        # Seed by seed, the trees in turn: a machine whose speed drifts (a shared host) skews
+        # both columns alike.
+        results: dict[str, dict[str, list[dict]]] = {name: {"cold": [], "warm": []} for name in trees}
+        for seed in args.seeds:
+            for name, tree in trees.items():
+                measure(tree, seed, tmp, results[name])
     finally:
         if args.before:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "before")],

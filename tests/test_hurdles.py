@@ -57,3 +57,17 @@ def test_hurdles_on_islands_equal_serial_and_processes(tmp_path, small_demo):
     start_run(cfg.replace("dispatch", backend="process", workers=2), tmp_path / "proc")[0].run()
     a, b = read_log(tmp_path / "serial"), read_log(tmp_path / "proc")
     assert a.drop(["time"]).equals(b.drop(["time"]))
+
+
+def test_kth_smallest_is_what_sorting_gives():
+    from zeroevo.programs.evaluation import kth_smallest
+
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        n = int(rng.integers(1, 40))
+        values = rng.integers(0, 6, n).astype(float) if trial % 2 else rng.normal(size=n)
+        values[rng.random(n) < 0.15] = np.nan
+        values[rng.random(n) < 0.1] = np.inf
+        for k in range(n):
+            want, got = np.sort(values)[k], kth_smallest(values, k)
+            assert (np.isnan(want) and np.isnan(got)) or want == got, (values, k)

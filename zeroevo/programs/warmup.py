@@ -3,7 +3,7 @@
 A first run on a machine compiles its kernel variant (see :mod:`zeroevo.programs.kernels`)
 before its first birth. :func:`warm_runner` does it in stages and reports each one, so the
 wait is visible and its cost is not counted as search time; the kernels every variant
-shares (mutation, selection and the FEC) compile meanwhile in a helper process
+shares (mutation, bytecode, selection and the FEC) compile meanwhile in a helper process
 (they need no tasks), so two cores halve the wait. ``zeroevo warmup`` (:func:`warm_configs`) compiles the variants of
 given configs ahead of time, one process per config. Everything lands in numba's on-disk
 cache; later runs and worker processes load it in a second.
