@@ -44,7 +44,7 @@ from zeroevo.primitives.program.ops import IN1_KIND, IN2_KIND
 
 # Up to this many lanes, tasks run one at a time on the one-lane interpreter: a lane loop
 # only pays for itself from about three lanes on.
-_MAX_SERIAL_LANES = 2
+MAX_SERIAL_LANES = 2
 
 
 @njit(cache=True, inline="always")
@@ -94,7 +94,7 @@ def run_lanes(code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, lanes: np.nd
     arguments (``record=True`` at a call site) into plain values, so the kernel behind it
     is compiled once rather than once per constant.
     """
-    if lanes.shape[0] <= _MAX_SERIAL_LANES:
+    if lanes.shape[0] <= MAX_SERIAL_LANES:
         run_serial(code, cdata, seg, lanes, x_train, y_train, order, x_valid, y_valid, classify,
                 exec_keys, n_train + 0, n_valid + 0, max_abs_error + 0.0, n_scalars + 0,
                 n_vectors + 0, n_matrices + 0, fitness, steps, record != False,  # noqa: E712

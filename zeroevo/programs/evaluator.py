@@ -12,7 +12,7 @@ import numpy as np
 from zeroevo.core.engine import program_status
 from zeroevo.core.protocols import STATUS_STOPPED, EvalResult
 from zeroevo.primitives.program.bytecode import compile_program
-from zeroevo.primitives.program.executor import _MAX_SERIAL_LANES
+from zeroevo.primitives.program.executor import MAX_SERIAL_LANES
 from zeroevo.programs.chunk import program_cost
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluation import (
@@ -50,7 +50,7 @@ def run_tasks(kern, code: np.ndarray, cdata: np.ndarray, seg: np.ndarray, tk: tu
         fit[:n] = 0.0
         steps[:n] = 0
         return 0
-    name = harness or ("run_serial" if n <= _MAX_SERIAL_LANES else "_lanes")
+    name = harness or ("run_serial" if n <= MAX_SERIAL_LANES else "_lanes")
     dummy, nerr = np.zeros((1, 1)), np.zeros((1, 2), np.int64)
     getattr(kern, name)(code, cdata, seg, lanes, *tk, int(n_train), int(tk[3].shape[1]), float(fcfg[MAX_ABS_ERROR]),
                         int(icfg[NS]), int(icfg[NV]), int(icfg[NM]), fit, steps, False, dummy, dummy, nerr)
