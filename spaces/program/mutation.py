@@ -200,8 +200,9 @@ def random_program(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, allowed
 
 
 @njit(cache=True)
-def _copy_row(ins: np.ndarray, data: np.ndarray, to: int, ins_from: np.ndarray, data_from: np.ndarray,
-              k: int) -> None:
+def copy_row(ins: np.ndarray, data: np.ndarray, to: int, ins_from: np.ndarray, data_from: np.ndarray,
+             k: int) -> None:
+    """Row ``k`` of ``ins_from``/``data_from`` into row ``to`` of ``ins``/``data``."""
     # Element by element: an array-to-array slice assignment makes numba compile its
     # shape-mismatch message (string formatting), seconds of a first run's compile.
     for j in range(ins.shape[1]):
@@ -215,14 +216,14 @@ def _insert(ins: np.ndarray, data: np.ndarray, n: int, pos: int, op: int, mem: n
             st: np.ndarray) -> None:
     # ins/data are one component's rows with room for n + 1.
     for k in range(n, pos, -1):
-        _copy_row(ins, data, k, ins, data, k - 1)
+        copy_row(ins, data, k, ins, data, k - 1)
     randomize_instruction(op, ins[pos], data[pos], mem, st)
 
 
 @njit(cache=True)
 def _remove(ins: np.ndarray, data: np.ndarray, n: int, pos: int) -> None:
     for k in range(pos, n - 1):
-        _copy_row(ins, data, k, ins, data, k + 1)
+        copy_row(ins, data, k, ins, data, k + 1)
     ins[n - 1] = 0
     data[n - 1] = 0.0
 
@@ -273,10 +274,10 @@ def mutate(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, mutations: np.n
         tins = np.zeros((n + 1, 4), dtype=np.int64)
         tdata = np.zeros((n + 1, 3))
         for k in range(n):
-            _copy_row(tins, tdata, k, ins[c], data[c], k)
+            copy_row(tins, tdata, k, ins[c], data[c], k)
         op = _random_op(c, allowed, n_allowed, st)
         _insert(tins, tdata, n, integer(st, n + 1), op, mem, st)
         _remove(tins, tdata, n + 1, integer(st, n + 1))
         for k in range(n):
-            _copy_row(ins[c], data[c], k, tins, tdata, k)
+            copy_row(ins[c], data[c], k, tins, tdata, k)
     return kind

@@ -22,7 +22,7 @@ from zeroevo.core.objectives import ACCURACY, PARETO, objective_value, pareto_pi
 from zeroevo.core.protocols import STATUS_FEC_HIT, STATUS_OK, STATUS_STOPPED
 from zeroevo.core.rng import birth_key, integer, seed_state
 from zeroevo.programs.memo import evaluate_memo
-from zeroevo.spaces.program.mutation import mutate, random_program
+from zeroevo.spaces.program.mutation import copy_row, mutate, random_program
 
 MUTATION_INIT = 0
 MUTATION_RANDOM = 11  # spaces.program.genome.MUTATIONS
@@ -77,10 +77,7 @@ def copy_program(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, ins_from:
     for c in range(ins.shape[0]):
         sizes[c] = sizes_from[c]
         for k in range(ins.shape[1]):
-            for j in range(ins.shape[2]):
-                ins[c, k, j] = ins_from[c, k, j]
-            for j in range(data.shape[2]):
-                data[c, k, j] = data_from[c, k, j]
+            copy_row(ins[c], data[c], k, ins_from[c], data_from[c], k)
 
 
 @njit(cache=True)

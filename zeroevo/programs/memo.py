@@ -42,6 +42,7 @@ from zeroevo.programs.evaluation import (
     train_examples,
 )
 from zeroevo.programs.fec import insert
+from zeroevo.spaces.program.mutation import copy_row
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,11 +168,8 @@ def evaluate_memo(ins, data, sizes, tk, icfg, fcfg, op_cost, fc, sc, task_fit, m
                 insert(fc[0], fc[1], fc[2], fc[3], fc[4], keys[t], own_fit[t])
     # Remember (slot may be p itself: everything needed from p has been read).
     n = seg[2]
-    for k in range(n):  # element by element: see chunk.copy_program
-        for j in range(4):
-            m_code[slot, k, j] = code[k, j]
-        for j in range(3):
-            m_cdata[slot, k, j] = cdata[k, j]
+    for k in range(n):
+        copy_row(m_code[slot], m_cdata[slot], k, code, cdata, k)
     for j in range(3):
         m_seg[slot, j] = seg[j]
     m_probe[slot] = probe
