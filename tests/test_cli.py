@@ -26,8 +26,9 @@ def test_presets_list_and_show_round_trip(tmp_path):
     cfg = tmp_path / "demo.toml"
     cfg.write_text(shown.stdout.replace("population = 1000", "population = 60")
                    .replace("max_train_steps = 200000000.0", "max_train_steps = 300000.0"))
-    proc = run_cli("evolve", "--config", str(cfg), "--max-births", "500", "--json", "--quiet")
+    proc = run_cli("evolve", "--config", str(cfg), "--max-births", "500", "--json", "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # the default folder, under the working directory
     out = json.loads(proc.stdout)
     for key in ("births", "restarts", "solved", "search_fitness", "select_fitness", "final_fitness",
                 "fec_hit_rate", "cpu_seconds", "wall_seconds", "program"):

@@ -27,9 +27,9 @@ def test_demo_solves_for_seeds_1_to_5(tmp_path):
         assert "dot(" in out["program"]
 
 
-def test_same_seed_twice_gives_same_result():
+def test_same_seed_twice_gives_same_result(tmp_path):
     args = ("evolve", "--preset", "demo", "--seed", "7", "--max-births", "60000", "--json", "--quiet")
-    a, b = run_cli(*args), run_cli(*args)
+    a, b = run_cli(*args, cwd=tmp_path), run_cli(*args, cwd=tmp_path)
     assert a.returncode == 0, a.stderr
     ja, jb = json.loads(a.stdout), json.loads(b.stdout)
     for key in ("births", "restarts", "search_fitness", "select_fitness", "final_fitness",

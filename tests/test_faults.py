@@ -81,6 +81,21 @@ def test_a_second_writer_is_refused_and_the_log_stays_whole(run, tmp_path):
     assert verify(run).ok
 
 
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    """Default run folders are claimed by ``mkdir``: eight runs starting at once under one
+    ``runs/`` (parallel test workers did) get eight folders, none a lock error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zeroevo.runs.rundir import RunDir
+
+    with ThreadPoolExecutor(8) as pool:
+        dirs = list(pool.map(lambda _: RunDir.default("demo", tmp_path).path, range(8)))
+    assert len(set(dirs)) == 8 and all(d.is_dir() and not any(d.iterdir()) for d in dirs)
+    monkeypatch.chdir(tmp_path)
+    run_dir = start_run(_cfg(500))[1]  # into ./runs, a folder claimed after the config checks
+    assert run_dir.path.parent.resolve() == (tmp_path / "runs").resolve() and (run_dir.path / "meta.json").exists()
+
+
 def test_readers_need_no_lock(run):
     from zeroevo.runs.lock import RunLock
 

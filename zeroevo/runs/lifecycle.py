@@ -53,9 +53,9 @@ def start_run(config: Any, out: str | Path | None = None,
               progress: Callable | None = None) -> tuple[Any, RunDir]:
     """A new search recording into ``out`` (default: a new folder under ``runs/``)."""
     config = config.capped()
-    run_dir = RunDir(Path(out)) if out else RunDir.default(config.preset)
     mutations, extra = _kind(config)
     search = _search(config, progress)  # builds (and checks) everything before the folder exists
+    run_dir = RunDir(Path(out)) if out else RunDir.default(config.preset)
     lock = run_dir.create(config.kind, config.to_dict(), config.digest(), config.run.seed, mutations)
     search.recorder = Recorder(run_dir, mutations, config.run.snapshot_every, lock, extra=extra)
     return search, run_dir

@@ -74,14 +74,21 @@ class RunDir:
 
     @staticmethod
     def default(preset: str, root: str | Path = "runs") -> "RunDir":
-        """A new folder under ``root`` named by time and preset."""
+        """A new folder under ``root`` named by time and preset, claimed by creating it:
+        ``mkdir`` is atomic, so two runs started in the same second (two users, or parallel
+        test workers, in one folder) get two folders, never one folder and a lock error."""
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         base = Path(root) / f"{stamp}-{preset or 'config'}"
         path, k = base, 1
-        while path.exists():
-            k += 1
-            path = Path(f"{base}-{k}")
-        return RunDir(path)
+        while True:
+            try:
+                path.mkdir(parents=True)
+                return RunDir(path)
+            except FileExistsError:
+                k += 1
+                path = Path(f"{base}-{k}")
+            except OSError as exc:
+                raise RunDirError(f"cannot create run directory {path}: {exc.strerror}") from None
 
     def create(self, kind: str, config: dict, digest: str, seed: int, mutations: list[str]) -> RunLock:
         """Start a new run here (the folder must be absent or empty); returns the writer's
