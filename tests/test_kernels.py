@@ -15,7 +15,14 @@ import numpy as np
 from tests.test_interpreter import ALL_OPS, _tasks, assert_same, make_spec, run_numba, run_ref
 from zeroevo.core.rng import stream
 from zeroevo.primitives.program.interpreter import execute_source
-from zeroevo.programs.kernels import kernels_for, kernels_for_spec, spec_ops, template_namespace, variant_source
+from zeroevo.programs.kernels import (
+    kernels_for,
+    kernels_for_spec,
+    needs_serial,
+    spec_ops,
+    template_namespace,
+    variant_source,
+)
 from zeroevo.spaces.program.initial import random_from_stream
 
 
@@ -43,7 +50,8 @@ def test_a_specialised_variant_matches_the_reference():
            "VECTOR_SUM", "MATRIX_VECTOR_PRODUCT", "VECTOR_OUTER_PRODUCT", "VECTOR_ST_DEV", "SCALAR_CONST_SET",
            "VECTOR_GAUSSIAN_SET", "MATRIX_UNIFORM_SET")
     spec = make_spec(3, 5, 4, 2, sizes=(4, 4, 6), max_sizes=(8, 8, 8), ops=(ops, ops, ops))
-    kern = kernels_for_spec(spec)
+    kern, lanes_only = kernels_for_spec(spec), kernels_for_spec(spec, serial=False)
+    assert lanes_only.run_serial is lanes_only._lanes and kern.run_serial is not kern._lanes
     assert kern.FEATURES == 3 and spec_ops(spec) == {op for op in range(65) if ALL_OPS[op - 1] in ops}
     compared = 0
     for kind in ("linear", "classify"):
@@ -52,11 +60,19 @@ def test_a_specialised_variant_matches_the_reference():
             prog = spec.validate(random_from_stream(spec, stream(21, i)))
             got = run_numba(prog, spec, tasks, range(4), 14, 4, 100.0, rec=(8, 4), kern=kern)
             alone = run_numba(prog, spec, tasks, [1], 14, 4, 100.0, rec=(8, 4), kern=kern)[0]
-            assert_same(alone, got[1])
+            assert_same(alone, got[1])  # the one-lane harness ...
+            assert_same(run_numba(prog, spec, tasks, [1], 14, 4, 100.0, rec=(8, 4), kern=lanes_only)[0], got[1])
             for t in range(4):
                 assert_same(got[t], run_ref(prog, spec, tasks, t, 14, 4, 100.0, rec=(8, 4)), f"{kind} {i} {t}")
                 compared += 1
     assert compared == 320
+
+
+def test_only_runs_that_need_it_compile_the_one_lane_harness():
+    tree = ast.parse(variant_source([2, 3, 27], 4, serial=False))
+    assert {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} & {"run_serial", "_one_lane"} == set()
+    assert "run_serial = _lanes" in ast.unparse(tree)
+    assert needs_serial(True, 10) and needs_serial(False, 2) and not needs_serial(False, 3)
 
 
 def test_variants_are_shared_within_a_process():

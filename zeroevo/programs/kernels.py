@@ -53,7 +53,7 @@ _SOURCES = ("zeroevo.primitives.program", "zeroevo.programs.evaluation", "zeroev
             "zeroevo.programs.chunk", "zeroevo.programs.fec", "zeroevo.programs.kernels", "zeroevo.programs.splice",
             "zeroevo.spaces.program.mutation", "zeroevo.core.rng")
 ALL_OPS = tuple(range(1, 65))
-_LOADED: dict[tuple[tuple[int, ...], int], ModuleType] = {}
+_LOADED: dict[tuple[tuple[int, ...], int, bool], ModuleType] = {}
 
 
 def source_hash() -> str:
@@ -82,10 +82,12 @@ def template_namespace() -> dict:
     return out
 
 
-def variant_source(ops: Iterable[int], features: int) -> str:
-    """The text of the variant module for ``ops`` and feature size ``features`` (0: any)."""
+def variant_source(ops: Iterable[int], features: int, serial: bool = True) -> str:
+    """The text of the variant module for ``ops`` and feature size ``features`` (0: any);
+    without ``serial``, it has no one-lane harness and ``run_serial`` is the lane harness."""
     codes = sorted({int(o) for o in ops} - {0})
-    parts = [f'"""zeroevo kernels for ops {codes} and F = {features or "any"}; generated, do not edit."""',
+    harnesses = "both harnesses" if serial else "the lane harness only"
+    parts = [f'"""zeroevo kernels for ops {codes}, F = {features or "any"}, {harnesses}; generated, do not edit."""',
              "from zeroevo.programs.kernels import template_namespace as _template_namespace",
              "", "globals().update(_template_namespace())",
              f"FEATURES = {int(features)}", "", "", interpreter.execute_source(codes)]
@@ -102,6 +104,9 @@ def variant_source(ops: Iterable[int], features: int) -> str:
     memo_text = splice(texts["evaluate_memo"], splice(texts["probe_and_hash"], texts["run_lanes"]))
     memo_text = splice(splice(memo_text, splice(texts["pass_hurdles"], run_tasks)), run_tasks)
     texts["run_chunk"] = splice(texts["run_chunk"], memo_text)
+    if not serial:  # one harness for every lane count: half the interpreter's compile time
+        del texts["_one_lane"], texts["run_serial"]
+        texts["alias"] = "run_serial = _lanes"
     return "\n".join(parts + [f"\n{text}" for text in texts.values()])
 
 
@@ -113,17 +118,18 @@ def _write_once(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def kernels_for(ops: Iterable[int], features: int) -> ModuleType:
+def kernels_for(ops: Iterable[int], features: int, serial: bool = True) -> ModuleType:
     """The kernel variant for op codes ``ops`` and feature size ``features`` (0: read from
-    the data), generated and imported on first use; its functions are the templates'."""
+    the data), generated and imported on first use; its functions are the templates'.
+    ``serial=False`` leaves out the one-lane harness (see :func:`needs_serial`)."""
     codes = tuple(sorted({int(o) for o in ops} - {0}))
-    key = (codes, int(features))
+    key = (codes, int(features), bool(serial))
     if key in _LOADED:
         return _LOADED[key]
     if not 0 <= features <= 256:
         raise ValueError(f"feature size {features} out of range 0..256")
     src_hash = source_hash()
-    text = variant_source(codes, features)
+    text = variant_source(codes, features, serial)
     name = "k_" + hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = cache_dir() / "kernels" / src_hash
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,9 +154,18 @@ def spec_ops(spec: ProgramSpec, programs: Iterable[Program] = ()) -> set[int]:
     return ops - {0}
 
 
-def kernels_for_spec(spec: ProgramSpec, programs: Iterable[Program] = ()) -> ModuleType:
+def kernels_for_spec(spec: ProgramSpec, programs: Iterable[Program] = (), serial: bool = True) -> ModuleType:
     """The kernel variant that runs every program of ``spec`` (and ``programs``)."""
-    return kernels_for(spec_ops(spec, programs), spec.features)
+    return kernels_for(spec_ops(spec, programs), spec.features, serial)
+
+
+def needs_serial(hurdles: bool, search_tasks: int) -> bool:
+    """Whether a run's kernels need the one-lane harness, which is faster than the lane
+    harness up to ``MAX_SERIAL_LANES`` lanes: hurdle stages run one task, and every
+    evaluation runs as many tasks as the search has (or fewer, on FEC misses). Without
+    hurdles and with more search tasks than that, the few partial misses run on the lane
+    harness, and the one-lane harness is not compiled: 4 CPU-s of a first run."""
+    return hurdles or search_tasks <= executor.MAX_SERIAL_LANES
 
 
 def is_cached(dispatcher: numba.core.registry.CPUDispatcher) -> bool:

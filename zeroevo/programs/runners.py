@@ -31,7 +31,7 @@ from zeroevo.programs.evaluation import (
     task_tuple,
     train_examples,
 )
-from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state, run_tasks
+from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state, run_tasks, serial_harness
 from zeroevo.programs.fec import (
     FecArrays,
     export_entries,
@@ -94,7 +94,7 @@ class ChunkRunner:
         kind = config.program.initial
         self.template = initial_program(kind, spec, np.zeros(1, np.uint64)) if kind != "random" \
             else spec.empty()
-        self.kern = kernels_for_spec(spec, (self.template,))
+        self.kern = kernels_for_spec(spec, (self.template,), serial_harness(config))
 
     def start(self, tasks: TaskSet) -> None:
         """Begin a restart: empty population and cache, these search tasks."""
@@ -183,13 +183,14 @@ class ChunkRunner:
 
     def kernel_stages(self) -> list[tuple[str, Callable[[], object]]]:
         """Calls that compile (or load) this runner's kernel variant piece by piece (after
-        :meth:`start`): the interpreter's two harnesses, then the chunk loop."""
+        :meth:`start`): the interpreter's harnesses (one or two), then the chunk loop."""
         sc = self.sc.as_tuple()
         T = self.num_tasks
         fit, steps = np.zeros(T), np.zeros(T, np.int64)
 
         def interpreter() -> None:
-            for harness in ("run_serial", "_lanes"):
+            harnesses = ("_lanes",) if self.kern.run_serial is self.kern._lanes else ("run_serial", "_lanes")
+            for harness in harnesses:
                 run_tasks(self.kern, sc[0], sc[1], sc[2], self.tk, sc[9][:T], 1, self.icfg, self.fcfg, fit, steps,
                           harness)
 
@@ -234,7 +235,8 @@ class PythonRunner:
                              self.island, evo.algorithm, MUTATIONS, self._objectives())
         self.evaluate = PythonProgramEvaluator(self.spec, tasks, self.icfg, self.fcfg,
                                                ev.fec_cache_size, ev.fec_forget_every, hurdle_state(self.config),
-                                               int(self.config.objectives.codes(PROGRAM_COSTS)[4]))
+                                               int(self.config.objectives.codes(PROGRAM_COSTS)[4]),
+                                               serial_harness(self.config))
 
     def _objectives(self) -> np.ndarray | None:
         codes = self.config.objectives.codes(PROGRAM_COSTS)
