@@ -98,3 +98,23 @@ def test_first_chunk_is_a_short_probe(small_demo):
     search.run()
     assert sizes[0] == 16 and all(b <= 2 * a for a, b in zip(sizes, sizes[1:]))
     assert max(sizes) == 700 and sum(sizes) >= 2000 - 16
+
+
+def test_a_first_run_reports_each_compile_stage_before_it_runs():
+    from zeroevo.programs.warmup import warm_runner
+
+    calls, reports = [], []
+
+    class Stages:  # a runner's two stage lists, recording the order they run in
+        def leaf_stages(self):
+            return [(name, lambda name=name: calls.append(name)) for name in ("mutation", "selection")]
+
+        def kernel_stages(self):
+            return [(name, lambda name=name: calls.append(name)) for name in ("interpreter", "bytecode", "chunk")]
+
+    def report(name, index, count, elapsed):
+        reports.append((name, index, count, list(calls)))
+
+    warm_runner(Stages(), report, helper=False)
+    assert calls == ["mutation", "selection", "interpreter", "bytecode", "chunk"]
+    assert reports == [(name, k + 1, 5, calls[:k]) for k, name in enumerate(calls)]

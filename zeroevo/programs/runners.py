@@ -140,9 +140,10 @@ class ChunkRunner:
         return is_cached(self.kern.run_chunk)
 
     def leaf_stages(self) -> list[tuple[str, Callable[[], object]]]:
-        """Calls that compile (or load) the kernels every variant shares: mutation, bytecode,
-        selection and the FEC, with the argument types the chunk kernel passes. They need no
-        tasks, so another process may run them while this one compiles the interpreter."""
+        """Calls that compile (or load) kernels every variant shares: mutation, selection and
+        the FEC, with the argument types the chunk kernel passes. They need no tasks, so
+        another process may run them while this one compiles the interpreter and the
+        bytecode compiler (the two halves take about the same time)."""
         allowed, n_allowed, bounds, mem = self.arrays
         prog = self.spec.empty()
         st = np.zeros(1, np.uint64)
@@ -152,10 +153,6 @@ class ChunkRunner:
             random_program(prog.ins, prog.data, prog.sizes, allowed, n_allowed, bounds, mem, st)
             mutate(prog.ins, prog.data, prog.sizes, self.mutations, self.config.evolution.mutate_prob,
                    allowed, n_allowed, bounds, mem, st)
-
-        def bytecode() -> None:
-            compile_program(prog.ins, prog.data, prog.sizes, self.icfg[NS], self.icfg[NV], self.icfg[NM],
-                            self.icfg[ELIMINATE] != 0, sc[0], sc[1], sc[2])
 
         def selection() -> None:
             # The chunk loop's small kernels, with the argument types it passes (a type that
@@ -179,12 +176,14 @@ class ChunkRunner:
             insert(*fc, u, f)
             combine(sc[3], self.icfg[MEDIAN] != 0)
 
-        return [("mutation", mutation), ("bytecode", bytecode), ("selection and cache", selection)]
+        return [("mutation", mutation), ("selection and cache", selection)]
 
     def kernel_stages(self) -> list[tuple[str, Callable[[], object]]]:
         """Calls that compile (or load) this runner's kernel variant piece by piece (after
-        :meth:`start`): the interpreter's harnesses (one or two), then the chunk loop."""
+        :meth:`start`): the interpreter's harnesses (one or two), the bytecode compiler
+        (shared by every variant), then the chunk loop, which links everything before it."""
         sc = self.sc.as_tuple()
+        prog = self.spec.empty()
         T = self.num_tasks
         fit, steps = np.zeros(T), np.zeros(T, np.int64)
 
@@ -196,7 +195,12 @@ class ChunkRunner:
 
         # The FEC probe, hurdles and memo are spliced into the chunk loop (compiled apart, each
         # would re-optimize the interpreter it links in), so they compile with it.
-        return [("interpreter", interpreter), ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
+        def bytecode() -> None:
+            compile_program(prog.ins, prog.data, prog.sizes, self.icfg[NS], self.icfg[NV], self.icfg[NM],
+                            self.icfg[ELIMINATE] != 0, sc[0], sc[1], sc[2])
+
+        return [("interpreter", interpreter), ("bytecode", bytecode),
+                ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
 
     def export_state(self) -> dict[str, np.ndarray]:
         """Population and FEC as arrays (layout-free, for snapshots)."""
