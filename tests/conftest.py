@@ -35,3 +35,10 @@ def generic_kernels():
     from zeroevo.programs.kernels import ALL_OPS, kernels_for
 
     return kernels_for(ALL_OPS, 0)
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    """Slow tests first. CI runs two xdist workers with ``--dist worksteal``: a ten-minute
+    test collected last ran alone at the end while the other core idled; started first, it
+    runs beside everything else, and the idle worker steals what was queued behind it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

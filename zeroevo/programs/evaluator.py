@@ -118,8 +118,9 @@ class PythonProgramEvaluator:
 
     def __call__(self, program, birth: int = 0):
         """``EvalResult`` of ``program`` (``birth`` is unused: programs evaluate alike)."""
-        kern = kernels_for_spec(self.spec, (program,), self.serial)  # this spec's variant, unless the
-        sc = self.sc.as_tuple()                          # program has ops beyond its lists
+        # This spec's variant, unless the program has ops beyond its lists.
+        kern = kernels_for_spec(self.spec, (program,), self.serial)
+        sc = self.sc.as_tuple()
         code, cdata, seg = sc[0], sc[1], sc[2]
         compile_program(program.ins, program.data, program.sizes, self.spec.scalars,
                         self.spec.vectors, self.spec.matrices, bool(self.icfg[ELIMINATE]), code, cdata, seg)
