@@ -100,7 +100,8 @@ def test_first_chunk_is_a_short_probe(small_demo):
     assert max(sizes) == 700 and sum(sizes) >= 2000 - 16
 
 
-def test_a_first_run_reports_each_compile_stage_before_it_runs():
+def test_a_first_run_reports_each_compile_stage_before_it_runs(monkeypatch):
+    from zeroevo.programs import warmup
     from zeroevo.programs.warmup import warm_runner
 
     calls, reports = [], []
@@ -118,3 +119,18 @@ def test_a_first_run_reports_each_compile_stage_before_it_runs():
     warm_runner(Stages(), report, helper=False)
     assert calls == ["mutation", "selection", "interpreter", "bytecode", "chunk"]
     assert reports == [(name, k + 1, 5, calls[:k]) for k, name in enumerate(calls)]
+
+    class Helper:  # a helper process that has compiled the leaf stages once waited for
+        def wait(self):
+            calls.extend(["mutation", "selection"])
+            return 0
+
+    monkeypatch.setattr(warmup, "_helper", lambda config: Helper())
+    monkeypatch.setattr(warmup.os, "cpu_count", lambda: 2)
+    Stages.config = type("Config", (), {"to_dict": lambda self: {}})()
+    calls.clear()
+    reports.clear()
+    warm_runner(Stages(), report)
+    assert calls == ["interpreter", "bytecode", "mutation", "selection", "chunk"]  # the chunk loop last
+    assert reports == [("mutation, selection (helper process)", 1, 4, []), ("interpreter", 2, 4, []),
+                       ("bytecode", 3, 4, ["interpreter"]), ("chunk", 4, 4, calls[:4])]

@@ -50,13 +50,14 @@ def warm_runner(runner, report: Report | None = None, helper: bool = True) -> fl
     ``helper``); returns the CPU seconds this process spent (the helper's are not counted)."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     leaves, kernel = runner.leaf_stages(), runner.kernel_stages()
-    count = len(leaves) + len(kernel)
     proc = _helper(runner.config.to_dict()) if helper and (os.cpu_count() or 1) > 1 else None
+    first = 2 if proc is not None else len(leaves) + 1  # the helper's stages count as one
+    count = first - 1 + len(kernel)
     if proc is None:
         run_stages(leaves, report, 1, count, wall0)
     elif report is not None:
         report(", ".join(name for name, _ in leaves) + " (helper process)", 1, count, 0.0)
-    run_stages(kernel[:-1], report, len(leaves) + 1, count, wall0)
+    run_stages(kernel[:-1], report, first, count, wall0)
     if proc is not None and proc.wait() != 0:
         run_stages(leaves, None)  # the helper failed: compile them here
     run_stages(kernel[-1:], report, count, count, wall0)
