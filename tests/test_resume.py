@@ -134,6 +134,11 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
     for attempt in range(4):
         proc = subprocess.Popen([sys.executable, "-m", "zeroevo.cli", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Kill at random moments of the run, not of its start-up: on a loaded machine the
+        # first process may not have made its folder within the random delay.
+        deadline = time.monotonic() + 120
+        while not (run / "meta.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(rng.uniform(0.8, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
