@@ -193,12 +193,12 @@ class ChunkRunner:
                 run_tasks(self.kern, sc[0], sc[1], sc[2], self.tk, sc[9][:T], 1, self.icfg, self.fcfg, fit, steps,
                           harness)
 
-        # The FEC probe, hurdles and memo are spliced into the chunk loop (compiled apart, each
-        # would re-optimize the interpreter it links in), so they compile with it.
         def bytecode() -> None:
             compile_program(prog.ins, prog.data, prog.sizes, self.icfg[NS], self.icfg[NV], self.icfg[NM],
                             self.icfg[ELIMINATE] != 0, sc[0], sc[1], sc[2])
 
+        # The FEC probe, hurdles and memo are spliced into the chunk loop (compiled apart, each
+        # would re-optimize the interpreter it links in), so they compile with it.
         return [("interpreter", interpreter), ("bytecode", bytecode),
                 ("chunk loop", lambda: self.run(0, 0, 0, 0, 0, 0))]
 
