@@ -105,6 +105,31 @@ def test_what_one_shot_cannot_do_is_refused_in_one_line():
         one_shot().replace("evaluation", strategy="supernet")
 
 
+def test_a_checkpoint_of_another_supernet_is_refused_in_one_line():
+    # A supernet's weights fit only a supernet of the same space config and layout; loading
+    # another's must say so instead of failing in torch's load_state_dict.
+    from zeroevo.neural.evaluator import NeuralEvaluator
+    from zeroevo.neural.oneshot import OneShot
+
+    def shot(options: dict) -> OneShot:
+        cfg = one_shot("layers").replace("space", options=options)
+        return OneShot(NeuralEvaluator(cfg.evaluator_config()), 1, cfg.evaluation)
+
+    class Stored:  # what a run's recorder returns: the newest checkpoint's arrays and meta
+        def __init__(self, other: OneShot) -> None:
+            other.epoch = 1
+            self.bundle = other._state(2.3)
+
+        def latest_checkpoint(self, name: str):
+            return self.bundle
+
+    options = SPACES["layers"][1]
+    same, wider = Stored(shot(options)), Stored(shot({**options, "max_layers": 4}))
+    assert shot(options).train(same, deadline=0) is False  # loads, then stops at the deadline
+    with pytest.raises(ConfigError, match="another supernet's weights"):
+        shot(options).train(wider)
+
+
 def test_paths_score_above_chance_after_training():
     # The whole path end to end: trained shared weights, copied into stand-alone networks and
     # recalibrated, classify well above chance (ten classes), and better than untrained ones.

@@ -158,6 +158,11 @@ class OneShot:
             raise ConfigError(f"the supernet checkpoint (epoch {meta.get('epoch')}, seed {meta.get('seed')}) does not "
                               f"belong to this run (seed {self.seed}, {self.epochs} epochs)")
         state = {k[2:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("w.")}
+        expected = {k: tuple(v.shape) for k, v in self.supernet.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in state.items()} != expected:
+            raise ConfigError(f"the supernet checkpoint (epoch {meta.get('epoch')}) holds another supernet's weights "
+                              f"(a different space config, or a zeroevo whose supernet layout differs); allowed: a "
+                              f"checkpoint of this run's supernet, or a new run")
         self.supernet.load_state_dict(state)
         params = dict(self.supernet.named_parameters())
         for k, v in arrays.items():
