@@ -16,6 +16,7 @@ from tests.test_interpreter import ALL_OPS, _tasks, assert_same, make_spec, run_
 from zeroevo.core.rng import stream
 from zeroevo.primitives.program.interpreter import execute_source
 from zeroevo.programs.kernels import (
+    KernelFlags,
     kernels_for,
     kernels_for_spec,
     needs_serial,
@@ -50,7 +51,7 @@ def test_a_specialised_variant_matches_the_reference():
            "VECTOR_SUM", "MATRIX_VECTOR_PRODUCT", "VECTOR_OUTER_PRODUCT", "VECTOR_ST_DEV", "SCALAR_CONST_SET",
            "VECTOR_GAUSSIAN_SET", "MATRIX_UNIFORM_SET")
     spec = make_spec(3, 5, 4, 2, sizes=(4, 4, 6), max_sizes=(8, 8, 8), ops=(ops, ops, ops))
-    kern, lanes_only = kernels_for_spec(spec), kernels_for_spec(spec, serial=False)
+    kern, lanes_only = kernels_for_spec(spec), kernels_for_spec(spec, flags=KernelFlags(serial=False))
     assert lanes_only.run_serial is lanes_only._lanes and kern.run_serial is not kern._lanes
     assert kern.FEATURES == 3 and spec_ops(spec) == {op for op in range(65) if ALL_OPS[op - 1] in ops}
     compared = 0
@@ -69,10 +70,30 @@ def test_a_specialised_variant_matches_the_reference():
 
 
 def test_only_runs_that_need_it_compile_the_one_lane_harness():
-    tree = ast.parse(variant_source([2, 3, 27], 4, serial=False))
+    tree = ast.parse(variant_source([2, 3, 27], 4, KernelFlags(serial=False)))
     assert {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} & {"run_serial", "_one_lane"} == set()
     assert "run_serial = _lanes" in ast.unparse(tree)
     assert needs_serial(True, 10) and needs_serial(False, 2) and not needs_serial(False, 3)
+
+
+def test_the_chunk_loop_holds_only_the_evaluation_a_run_reaches():
+    # The FEC branch, the FEC-free branch and the hurdle stages are left out where the flags
+    # exclude them (the demo's chunk loop: FEC on, no hurdles). What CPython compiles is
+    # what numba compiles, so the names the code object references say what is left.
+    def chunk_names(flags: KernelFlags) -> set[str]:
+        namespace = {**template_namespace(), "FEATURES": 4}
+        tree = ast.parse(variant_source([2, 3, 27], 4, flags))
+        fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run_chunk")
+        fn.decorator_list = []
+        exec(compile(ast.Module([fn], []), "<variant>", "exec"), namespace)
+        return set(namespace["run_chunk"].__code__.co_names) | set(namespace["run_chunk"].__code__.co_varnames)
+
+    generic, demo = chunk_names(KernelFlags()), chunk_names(KernelFlags(fec=True, hurdles=False))
+    no_fec = chunk_names(KernelFlags(fec=False))
+    hurdle_names = {n for n in generic if "_pass_hurdles" in n}  # its spliced locals
+    assert hurdle_names and not hurdle_names & demo and hurdle_names & no_fec
+    assert {"lookup_tasks", "insert"} <= generic & demo and not {"lookup_tasks", "insert"} & no_fec
+    assert "F == 4" not in variant_source([2, 3, 27], 4) and "F == 4" in variant_source([2, 3, 27], 0)
 
 
 def test_variants_are_shared_within_a_process():

@@ -33,7 +33,7 @@ from zeroevo.programs.evaluation import (
     train_examples,
 )
 from zeroevo.programs.fec import OrderedLRU
-from zeroevo.programs.kernels import kernels_for_spec, needs_serial
+from zeroevo.programs.kernels import KernelFlags, kernels_for_spec, needs_serial
 from zeroevo.programs.tasks import TaskSet
 from zeroevo.spaces.program.genome import Program, ProgramSpec
 
@@ -84,9 +84,11 @@ def eval_arrays(config: Config, spec: ProgramSpec, use_fec: bool | None = None
     return icfg, fcfg
 
 
-def serial_harness(config: Config) -> bool:
-    """Whether ``config``'s kernel variant has the one-lane harness (:func:`needs_serial`)."""
-    return needs_serial(bool(config.evaluation.hurdle_examples), config.search_tasks.num_tasks)
+def kernel_flags(config: Config) -> KernelFlags:
+    """What ``config``'s kernel variant must hold besides its ops (:class:`KernelFlags`)."""
+    ev = config.evaluation
+    hurdles = bool(ev.hurdle_examples)
+    return KernelFlags(needs_serial(hurdles, config.search_tasks.num_tasks), bool(ev.fec), hurdles)
 
 
 def hurdle_state(config: Config) -> HurdleState:
@@ -105,12 +107,12 @@ class PythonProgramEvaluator:
 
     def __init__(self, spec, tasks: TaskSet, icfg: np.ndarray, fcfg: np.ndarray,
                  cache_size: int, forget_every: int, hurdles: HurdleState | None = None,
-                 cost_kind: int = -1, serial: bool = True) -> None:
-        self.spec, self.tasks, self.icfg, self.fcfg, self.serial = spec, tasks, icfg, fcfg, serial
+                 cost_kind: int = -1, flags: KernelFlags = KernelFlags()) -> None:
+        self.spec, self.tasks, self.icfg, self.fcfg, self.flags = spec, tasks, icfg, fcfg, flags
         self.cost_kind = cost_kind  # PROGRAM_COSTS index (-1: no cost), as the chunk kernel
         self.hurdles = hurdles if hurdles is not None else HurdleState.create([], [], 1)
         self.tk = task_tuple(tasks)
-        self.kern = kernels_for_spec(spec, serial=serial)
+        self.kern = kernels_for_spec(spec, flags=flags)
         self.op_cost = op_costs(spec.features)
         self.sc = EvalScratch.create(3 * spec.capacity, tasks.num_tasks, int(icfg[FEC_TRAIN]),
                                      int(icfg[FEC_VALID]))
@@ -119,7 +121,7 @@ class PythonProgramEvaluator:
     def __call__(self, program, birth: int = 0):
         """``EvalResult`` of ``program`` (``birth`` is unused: programs evaluate alike)."""
         # This spec's variant, unless the program has ops beyond its lists.
-        kern = kernels_for_spec(self.spec, (program,), self.serial)
+        kern = kernels_for_spec(self.spec, (program,), self.flags)
         sc = self.sc.as_tuple()
         code, cdata, seg = sc[0], sc[1], sc[2]
         compile_program(program.ins, program.data, program.sizes, self.spec.scalars,
@@ -172,4 +174,4 @@ class PythonProgramEvaluator:
 def full_fitness(config: Config, spec: ProgramSpec, program: Program, tasks: TaskSet) -> float:
     """Fitness of ``program`` on ``tasks`` by one full training each (no FEC)."""
     icfg, fcfg = eval_arrays(config, spec, use_fec=False)
-    return PythonProgramEvaluator(spec, tasks, icfg, fcfg, 1, 0, serial=serial_harness(config))(program).fitness
+    return PythonProgramEvaluator(spec, tasks, icfg, fcfg, 1, 0, flags=kernel_flags(config))(program).fitness

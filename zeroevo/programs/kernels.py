@@ -4,9 +4,11 @@ Compiling the whole interpreter (64 ops, inlined into two harnesses) costs minut
 time, most of it for ops a run never meets: the demo uses six. So the kernels that inline
 the interpreter (the harnesses, fitness evaluation, the memo and the chunk loop: the
 functions named in :data:`TEMPLATES`) are compiled per *variant* = (the ops a configuration
-may run, its feature size F). A variant is a small generated module: a flat interpreter
+may run, its feature size F, and :class:`KernelFlags`: what else of the evaluation a run can
+reach). A variant is a small generated module: a flat interpreter
 with only those ops (:func:`~zeroevo.primitives.program.interpreter.execute_source`), ``F``
-as a compile-time constant (every F-loop unrolls), then the template functions' source,
+as a compile-time constant (every F-loop unrolls; the branches for other sizes are left
+out), then the template functions' source,
 resolving their globals in the variant: verbatim, except that the harnesses get the
 interpreter, and ``run_serial`` its task loop, spliced in as text (:mod:`zeroevo.programs.splice`). Kernels that do not depend on the
 interpreter (mutation, bytecode, the FEC, the random streams) stay in their own modules
@@ -22,11 +24,13 @@ file). The generic templates (all ops, F read from the data) remain callable dir
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Iterable
@@ -53,7 +57,24 @@ _SOURCES = ("zeroevo.primitives.program", "zeroevo.programs.evaluation", "zeroev
             "zeroevo.programs.chunk", "zeroevo.programs.fec", "zeroevo.programs.kernels", "zeroevo.programs.splice",
             "zeroevo.spaces.program.mutation", "zeroevo.core.rng")
 ALL_OPS = tuple(range(1, 65))
-_LOADED: dict[tuple[tuple[int, ...], int, bool], ModuleType] = {}
+_LOADED: dict[tuple[tuple[int, ...], int, "KernelFlags"], ModuleType] = {}
+
+
+@dataclass(frozen=True)
+class KernelFlags:
+    """What a kernel variant compiles besides its ops: code a run cannot reach is left out,
+    since a first run pays for every line numba types and LLVM optimizes.
+
+    ``serial``: the one-lane harness (:func:`needs_serial`); ``fec``: the chunk loop's
+    evaluation with the FEC (True), without it (False) or both (None, read from ``icfg`` at
+    run time); ``hurdles``: the chunk loop's hurdle stages. A chunk loop specialised this
+    way must be run with a config that agrees (:func:`zeroevo.programs.evaluator.kernel_flags`
+    derives both from one config); the other kernels are the same in every variant.
+    """
+
+    serial: bool = True
+    fec: bool | None = None
+    hurdles: bool = True
 
 
 def source_hash() -> str:
@@ -82,16 +103,49 @@ def template_namespace() -> dict:
     return out
 
 
-def variant_source(ops: Iterable[int], features: int, serial: bool = True) -> str:
-    """The text of the variant module for ``ops`` and feature size ``features`` (0: any);
-    without ``serial``, it has no one-lane harness and ``run_serial`` is the lane harness."""
+class _Fold(ast.NodeTransformer):
+    """Replaces the tests a variant decides at generation time by constants, and an ``if`` on
+    a constant by the branch taken, so numba never sees the other."""
+
+    def __init__(self, tests: dict[str, bool], calls: dict[str, ast.expr]) -> None:
+        self.tests, self.calls = tests, calls
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        text = ast.unparse(node)
+        return ast.Constant(self.tests[text]) if text in self.tests else self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        return self.calls[name] if name in self.calls else self.generic_visit(node)
+
+    def visit_If(self, node: ast.If) -> ast.AST | list[ast.stmt]:
+        node = self.generic_visit(node)
+        if not isinstance(node.test, ast.Constant):
+            return node
+        return (node.body if node.test.value else node.orelse) or [ast.Pass()]
+
+
+def _fold(source: str, tests: dict[str, bool], calls: dict[str, ast.expr] | None = None) -> str:
+    tree = _Fold(tests, calls or {}).visit(ast.parse(source))
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def variant_source(ops: Iterable[int], features: int, flags: KernelFlags = KernelFlags()) -> str:
+    """The text of the variant module for ``ops``, feature size ``features`` (0: any) and
+    ``flags``; without ``flags.serial``, it has no one-lane harness and ``run_serial`` is the
+    lane harness."""
     codes = sorted({int(o) for o in ops} - {0})
-    harnesses = "both harnesses" if serial else "the lane harness only"
-    parts = [f'"""zeroevo kernels for ops {codes}, F = {features or "any"}, {harnesses}; generated, do not edit."""',
+    harnesses = "both harnesses" if flags.serial else "the lane harness only"
+    parts = [f'"""zeroevo kernels for ops {codes}, F = {features or "any"}, {harnesses}, FEC '
+             f'{ {None: "on or off", True: "on", False: "off"}[flags.fec]}, hurdles {"on" if flags.hurdles else "off"}; '
+             'generated, do not edit."""',
              "from zeroevo.programs.kernels import template_namespace as _template_namespace",
              "", "globals().update(_template_namespace())",
              f"FEATURES = {int(features)}", "", "", interpreter.execute_source(codes)]
     texts = {name: inspect.getsource(getattr(module, name).py_func) for module, names in TEMPLATES for name in names}
+    if features:  # ops and the feature loader special-case F = 4; keep one of their branches
+        parts[-1] = _fold(parts[-1], {"F == 4": features == 4})
+        texts = {name: _fold(text, {"F == 4": features == 4}) for name, text in texts.items()}
     # The harnesses get the interpreter spliced in as text, and the one-lane harness its
     # task loop: cheaper to compile than numba's IR inlining, the same code.
     texts["_lanes"] = splice(texts["_lanes"], parts[-1])
@@ -100,11 +154,18 @@ def variant_source(ops: Iterable[int], features: int, serial: bool = True) -> st
     # ... and the chunk loop its evaluation, down to the harness calls: it links the two
     # harnesses' libraries and no other library that holds them (each would be re-optimized
     # in it), and no run_tasks library is compiled (Python calls the harnesses directly).
+    # Its FEC branch and hurdle stages are kept only where the flags say a run reaches them
+    # (the demo's chunk loop: 7.1 -> 6.1 CPU-s to compile).
     run_tasks = splice(texts["run_tasks"], texts["run_lanes"])
-    memo_text = splice(texts["evaluate_memo"], splice(texts["probe_and_hash"], texts["run_lanes"]))
-    memo_text = splice(splice(memo_text, splice(texts["pass_hurdles"], run_tasks)), run_tasks)
-    texts["run_chunk"] = splice(texts["run_chunk"], memo_text)
-    if not serial:  # one harness for every lane count (the interpreter stage: 8.9 -> 6.7 CPU-s)
+    folds = {"icfg[USE_FEC] == 0": not flags.fec} if flags.fec is not None else {}
+    no_hurdles = ast.Tuple([ast.Constant(0), ast.Constant(0.0), ast.Constant(0)], ast.Load())
+    memo_text = _fold(texts["evaluate_memo"], folds, {} if flags.hurdles else {"pass_hurdles": no_hurdles})
+    if flags.fec is not False:
+        memo_text = splice(memo_text, splice(texts["probe_and_hash"], texts["run_lanes"]))
+    if flags.hurdles:
+        memo_text = splice(memo_text, splice(texts["pass_hurdles"], run_tasks))
+    texts["run_chunk"] = splice(texts["run_chunk"], splice(memo_text, run_tasks))
+    if not flags.serial:  # one harness for every lane count (the interpreter stage: 8.9 -> 6.7 CPU-s)
         del texts["_one_lane"], texts["run_serial"]
         texts["alias"] = "run_serial = _lanes"
     return "\n".join(parts + [f"\n{text}" for text in texts.values()])
@@ -118,18 +179,17 @@ def _write_once(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def kernels_for(ops: Iterable[int], features: int, serial: bool = True) -> ModuleType:
-    """The kernel variant for op codes ``ops`` and feature size ``features`` (0: read from
-    the data), generated and imported on first use; its functions are the templates'.
-    ``serial=False`` leaves out the one-lane harness (see :func:`needs_serial`)."""
+def kernels_for(ops: Iterable[int], features: int, flags: KernelFlags = KernelFlags()) -> ModuleType:
+    """The kernel variant for op codes ``ops``, feature size ``features`` (0: read from the
+    data) and ``flags``, generated and imported on first use; its functions are the templates'."""
     codes = tuple(sorted({int(o) for o in ops} - {0}))
-    key = (codes, int(features), bool(serial))
+    key = (codes, int(features), flags)
     if key in _LOADED:
         return _LOADED[key]
     if not 0 <= features <= 256:
         raise ValueError(f"feature size {features} out of range 0..256")
     src_hash = source_hash()
-    text = variant_source(codes, features, serial)
+    text = variant_source(codes, features, flags)
     name = "k_" + hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = cache_dir() / "kernels" / src_hash
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,9 +214,10 @@ def spec_ops(spec: ProgramSpec, programs: Iterable[Program] = ()) -> set[int]:
     return ops - {0}
 
 
-def kernels_for_spec(spec: ProgramSpec, programs: Iterable[Program] = (), serial: bool = True) -> ModuleType:
+def kernels_for_spec(spec: ProgramSpec, programs: Iterable[Program] = (),
+                     flags: KernelFlags = KernelFlags()) -> ModuleType:
     """The kernel variant that runs every program of ``spec`` (and ``programs``)."""
-    return kernels_for(spec_ops(spec, programs), spec.features, serial)
+    return kernels_for(spec_ops(spec, programs), spec.features, flags)
 
 
 def needs_serial(hurdles: bool, search_tasks: int) -> bool:

@@ -31,7 +31,7 @@ from zeroevo.programs.evaluation import (
     task_tuple,
     train_examples,
 )
-from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state, run_tasks, serial_harness
+from zeroevo.programs.evaluator import PythonProgramEvaluator, eval_arrays, hurdle_state, kernel_flags, run_tasks
 from zeroevo.programs.fec import (
     FecArrays,
     export_entries,
@@ -94,7 +94,7 @@ class ChunkRunner:
         kind = config.program.initial
         self.template = initial_program(kind, spec, np.zeros(1, np.uint64)) if kind != "random" \
             else spec.empty()
-        self.kern = kernels_for_spec(spec, (self.template,), serial_harness(config))
+        self.kern = kernels_for_spec(spec, (self.template,), kernel_flags(config))
 
     def start(self, tasks: TaskSet) -> None:
         """Begin a restart: empty population and cache, these search tasks."""
@@ -240,7 +240,7 @@ class PythonRunner:
         self.evaluate = PythonProgramEvaluator(self.spec, tasks, self.icfg, self.fcfg,
                                                ev.fec_cache_size, ev.fec_forget_every, hurdle_state(self.config),
                                                int(self.config.objectives.codes(PROGRAM_COSTS)[4]),
-                                               serial_harness(self.config))
+                                               kernel_flags(self.config))
 
     def _objectives(self) -> np.ndarray | None:
         codes = self.config.objectives.codes(PROGRAM_COSTS)
