@@ -76,24 +76,29 @@ def test_only_runs_that_need_it_compile_the_one_lane_harness():
     assert needs_serial(True, 10) and needs_serial(False, 2) and not needs_serial(False, 3)
 
 
-def test_the_chunk_loop_holds_only_the_evaluation_a_run_reaches():
-    # The FEC branch, the FEC-free branch and the hurdle stages are left out where the flags
-    # exclude them (the demo's chunk loop: FEC on, no hurdles). What CPython compiles is
-    # what numba compiles, so the names the code object references say what is left.
-    def chunk_names(flags: KernelFlags) -> set[str]:
+def test_the_chunk_loop_holds_only_what_a_run_reaches():
+    # The FEC branch, the FEC-free branch, the hurdle stages, mutation kinds and objective
+    # modes are left out where the flags exclude them (the demo: FEC on, no hurdles, three
+    # mutations, accuracy). The names a function's code object references say what is left.
+    def names(flags: KernelFlags, function: str = "run_chunk") -> set[str]:
         namespace = {**template_namespace(), "FEATURES": 4}
         tree = ast.parse(variant_source([2, 3, 27], 4, flags))
-        fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run_chunk")
+        fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function)
         fn.decorator_list = []
         exec(compile(ast.Module([fn], []), "<variant>", "exec"), namespace)
-        return set(namespace["run_chunk"].__code__.co_names) | set(namespace["run_chunk"].__code__.co_varnames)
+        return set(namespace[function].__code__.co_names) | set(namespace[function].__code__.co_varnames)
 
-    generic, demo = chunk_names(KernelFlags()), chunk_names(KernelFlags(fec=True, hurdles=False))
-    no_fec = chunk_names(KernelFlags(fec=False))
+    generic, demo = names(KernelFlags()), names(KernelFlags(fec=True, hurdles=False))
+    no_fec = names(KernelFlags(fec=False))
     hurdle_names = {n for n in generic if "_pass_hurdles" in n}  # its spliced locals
     assert hurdle_names and not hurdle_names & demo and hurdle_names & no_fec
     assert {"lookup_tasks", "insert"} <= generic & demo and not {"lookup_tasks", "insert"} & no_fec
     assert "F == 4" not in variant_source([2, 3, 27], 4) and "F == 4" in variant_source([2, 3, 27], 0)
+    edits = {"_insert", "_remove"}
+    assert edits <= names(KernelFlags(), "mutate") and not edits & names(KernelFlags(mutations=(3, 4, 5)), "mutate")
+    assert edits <= names(KernelFlags(mutations=(6, 7)), "mutate")
+    assert "pareto_pick" in names(KernelFlags(), "tournament")
+    assert not {"pareto_pick", "objective_value"} & names(KernelFlags(objective=0), "tournament")
 
 
 def test_variants_are_shared_within_a_process():

@@ -14,7 +14,7 @@ from zeroevo.core.protocols import STATUS_STOPPED, EvalResult
 from zeroevo.primitives.program.bytecode import compile_program
 from zeroevo.primitives.program.executor import MAX_SERIAL_LANES
 from zeroevo.programs.chunk import program_cost
-from zeroevo.programs.config import Config
+from zeroevo.programs.config import PROGRAM_COSTS, Config
 from zeroevo.programs.evaluation import (
     ELIMINATE,
     FEC_TRAIN,
@@ -88,7 +88,9 @@ def kernel_flags(config: Config) -> KernelFlags:
     """What ``config``'s kernel variant must hold besides its ops (:class:`KernelFlags`)."""
     ev = config.evaluation
     hurdles = bool(ev.hurdle_examples)
-    return KernelFlags(needs_serial(hurdles, config.search_tasks.num_tasks), bool(ev.fec), hurdles)
+    mutations = tuple(sorted({int(code) for code in config.program_spec().mutation_codes()}))
+    return KernelFlags(needs_serial(hurdles, config.search_tasks.num_tasks), bool(ev.fec), hurdles, mutations,
+                       int(config.objectives.codes(PROGRAM_COSTS)[0]))
 
 
 def hurdle_state(config: Config) -> HurdleState:

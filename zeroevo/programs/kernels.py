@@ -10,9 +10,12 @@ with only those ops (:func:`~zeroevo.primitives.program.interpreter.execute_sour
 as a compile-time constant (every F-loop unrolls; the branches for other sizes are left
 out), then the template functions' source,
 resolving their globals in the variant: verbatim, except that the harnesses get the
-interpreter, and ``run_serial`` its task loop, spliced in as text (:mod:`zeroevo.programs.splice`). Kernels that do not depend on the
-interpreter (mutation, bytecode, the FEC, the random streams) stay in their own modules
-and are compiled once for all variants.
+interpreter, and ``run_serial`` its task loop, spliced in as text
+(:mod:`zeroevo.programs.splice`), and that tests a variant decides at generation time are
+folded away (``F == 4``; the chunk loop's FEC and hurdle branches, mutation kinds and
+objective modes a run cannot reach). Kernels that do not depend on the interpreter (the
+mutation operators, bytecode, the FEC, the random streams) stay in their own modules and
+are compiled once for all variants.
 
 Variants are written to ``<cache>/kernels/<source hash>/`` (see :func:`zeroevo.core.cachedir.cache_dir`) and
 numba caches them there, so a variant compiles once per machine and zeroevo version: the
@@ -38,20 +41,28 @@ from typing import Iterable
 import numba
 
 from zeroevo.core.cachedir import cache_dir
+from zeroevo.core.objectives import ACCURACY, PARETO
 from zeroevo.primitives.program import executor, interpreter, memory, one_lane
 from zeroevo.programs import chunk, evaluation, memo
 from zeroevo.programs.splice import splice
+from zeroevo.spaces.program import mutation
 from zeroevo.spaces.program.genome import Program, ProgramSpec
 
-# Template modules in dependency order, with their functions that (transitively) inline the
-# interpreter and so are compiled per variant.
+# Template modules in dependency order, with their functions that are compiled per variant:
+# those that (transitively) inline the interpreter, and the chunk loop's mutation and
+# selection, which keep only the mutations and the objective mode a run has.
 TEMPLATES: tuple[tuple[ModuleType, tuple[str, ...]], ...] = (
     (one_lane, ("_one_lane", "run_serial")),
     (executor, ("run_lanes", "_lanes")),
     (evaluation, ("probe_and_hash", "run_tasks", "pass_hurdles", "evaluate")),
     (memo, ("evaluate_memo",)),
-    (chunk, ("run_chunk",)),
+    (mutation, ("mutate",)),
+    (chunk, ("tournament", "run_chunk")),
 )
+# The mutation kinds ``mutate`` tests for, by the name its source compares with.
+_MUTATION_KINDS = {name: getattr(mutation, name) for name in (
+    "M_IDENTITY", "M_ALTER_PARAM", "M_RANDOMIZE_INSTRUCTION", "M_RANDOMIZE_COMPONENT", "M_INSERT", "M_REMOVE",
+    "M_TRADE", "M_RANDOMIZE_ALGORITHM")}
 # Modules whose code a variant links in: a change to any of them retires the variants.
 _SOURCES = ("zeroevo.primitives.program", "zeroevo.programs.evaluation", "zeroevo.programs.memo",
             "zeroevo.programs.chunk", "zeroevo.programs.fec", "zeroevo.programs.kernels", "zeroevo.programs.splice",
@@ -67,14 +78,19 @@ class KernelFlags:
 
     ``serial``: the one-lane harness (:func:`needs_serial`); ``fec``: the chunk loop's
     evaluation with the FEC (True), without it (False) or both (None, read from ``icfg`` at
-    run time); ``hurdles``: the chunk loop's hurdle stages. A chunk loop specialised this
-    way must be run with a config that agrees (:func:`zeroevo.programs.evaluator.kernel_flags`
-    derives both from one config); the other kernels are the same in every variant.
+    run time); ``hurdles``: the chunk loop's hurdle stages; ``mutations``: the mutation
+    codes its ``mutate`` may draw (None: all); ``objective``: the objective mode its
+    tournament selects by (an index of ``zeroevo.core.objectives.MODES``; None: read from
+    ``ocfg``). A chunk loop specialised this way must be run with a config that agrees
+    (:func:`zeroevo.programs.evaluator.kernel_flags` derives both from one config); the
+    kernels Python calls directly are the same in every variant.
     """
 
     serial: bool = True
     fec: bool | None = None
     hurdles: bool = True
+    mutations: tuple[int, ...] | None = None
+    objective: int | None = None
 
 
 def source_hash() -> str:
@@ -124,6 +140,12 @@ class _Fold(ast.NodeTransformer):
             return node
         return (node.body if node.test.value else node.orelse) or [ast.Pass()]
 
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        node = self.generic_visit(node)
+        if not isinstance(node.test, ast.Constant):
+            return node
+        return node.body if node.test.value else node.orelse
+
 
 def _fold(source: str, tests: dict[str, bool], calls: dict[str, ast.expr] | None = None) -> str:
     tree = _Fold(tests, calls or {}).visit(ast.parse(source))
@@ -165,6 +187,14 @@ def variant_source(ops: Iterable[int], features: int, flags: KernelFlags = Kerne
     if flags.hurdles:
         memo_text = splice(memo_text, splice(texts["pass_hurdles"], run_tasks))
     texts["run_chunk"] = splice(texts["run_chunk"], splice(memo_text, run_tasks))
+    # Mutations the run never draws, and the selection of other objective modes, go too. A
+    # kind's test folds only to False: that a kind may be drawn says nothing of this draw.
+    if flags.mutations is not None:
+        texts["mutate"] = _fold(texts["mutate"], {f"kind == {name}": False for name, code in _MUTATION_KINDS.items()
+                                                  if code not in flags.mutations})
+    if flags.objective is not None:
+        texts["tournament"] = _fold(texts["tournament"], {f"mode == {name}": flags.objective == code
+                                                          for name, code in (("ACCURACY", ACCURACY), ("PARETO", PARETO))})
     if not flags.serial:  # one harness for every lane count (the interpreter stage: 8.9 -> 6.7 CPU-s)
         del texts["_one_lane"], texts["run_serial"]
         texts["alias"] = "run_serial = _lanes"

@@ -14,7 +14,7 @@ from zeroevo.core.births import BirthBatch
 from zeroevo.core.engine import Engine
 from zeroevo.core.rng import birth_key, seed64, seed_state
 from zeroevo.primitives.program.bytecode import compile_program
-from zeroevo.programs.chunk import budget_reached, copy_program, program_cost, tournament
+from zeroevo.programs.chunk import budget_reached, copy_program, program_cost
 from zeroevo.programs.config import PROGRAM_COSTS, Config
 from zeroevo.programs.evaluation import (
     ELIMINATE,
@@ -46,7 +46,7 @@ from zeroevo.programs.memo import EvalMemo, same_code
 from zeroevo.programs.tasks import TaskSet
 from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
 from zeroevo.spaces.program.initial import initial_program
-from zeroevo.spaces.program.mutation import mutate, random_program
+from zeroevo.spaces.program.mutation import random_program
 from zeroevo.spaces.program.space import ProgramSpace
 
 
@@ -140,29 +140,30 @@ class ChunkRunner:
         return is_cached(self.kern.run_chunk)
 
     def leaf_stages(self) -> list[tuple[str, Callable[[], object]]]:
-        """Calls that compile (or load) kernels every variant shares: mutation, selection and
-        the FEC, with the argument types the chunk kernel passes. They need no tasks, so
-        another process may run them while this one compiles the interpreter and the
-        bytecode compiler (the two halves take about the same time)."""
+        """Calls that compile (or load) the chunk loop's kernels that need no tasks: mutation,
+        selection and the FEC, with the argument types the chunk kernel passes, and only
+        those its flags reach (:func:`~zeroevo.programs.evaluator.kernel_flags`). Another
+        process may run them while this one compiles the interpreter and the bytecode
+        compiler (the two halves take about the same time)."""
         allowed, n_allowed, bounds, mem = self.arrays
         prog = self.spec.empty()
         st = np.zeros(1, np.uint64)
         sc = EvalScratch.create(3 * self.spec.capacity, 1, 1, 1).as_tuple()
+        flags = kernel_flags(self.config)
 
         def mutation() -> None:
             random_program(prog.ins, prog.data, prog.sizes, allowed, n_allowed, bounds, mem, st)
-            mutate(prog.ins, prog.data, prog.sizes, self.mutations, self.config.evolution.mutate_prob,
-                   allowed, n_allowed, bounds, mem, st)
+            self.kern.mutate(prog.ins, prog.data, prog.sizes, self.mutations, self.config.evolution.mutate_prob,
+                             allowed, n_allowed, bounds, mem, st)
 
         def selection() -> None:
             # The chunk loop's small kernels, with the argument types it passes (a type that
             # differs only costs the chunk loop compiling that kernel itself).
             t, f, u = np.int64(0), np.float64(0.0), np.uint64(1)
-            fc, hs = FecArrays.create(4, 0).as_tuple(), HurdleState.create([1], [0.5], 2).as_tuple()
             memo = EvalMemo.create(1, 3 * self.spec.capacity, 1, 1).as_tuple()
             size = self.config.evolution.tournament
             fit, members = np.zeros(1), np.zeros(max(1, size), np.int64)
-            tournament(fit, fit.copy(), self.ocfg, size, st, members)
+            self.kern.tournament(fit, fit.copy(), self.ocfg, size, st, members)
             copy_program(prog.ins, prog.data, prog.sizes, self.template.ins, self.template.data,
                          self.template.sizes)
             budget_reached(t, t, t, t)
@@ -170,10 +171,14 @@ class ChunkRunner:
             program_cost(prog.sizes, sc[2], t)
             same_code(sc[0], sc[1], sc[2], memo[0], memo[1], memo[2], t)
             train_examples(sc[0], sc[2], t, self.op_cost, self.fcfg)
-            hurdle_value(hs[2][0], hs[3][0, 0], hs[1][0])
-            probe_hash(sc[5][0], sc[7][0, 0], sc[6][0], sc[7][0, 1], t, t)
-            lookup_tasks(fc, sc[8], t, sc[3], sc[10])
-            insert(*fc, u, f)
+            if flags.hurdles:
+                hs = HurdleState.create([1], [0.5], 2).as_tuple()
+                hurdle_value(hs[2][0], hs[3][0, 0], hs[1][0])
+            if flags.fec is not False:
+                fc = FecArrays.create(4, 0).as_tuple()
+                probe_hash(sc[5][0], sc[7][0, 0], sc[6][0], sc[7][0, 1], t, t)
+                lookup_tasks(fc, sc[8], t, sc[3], sc[10])
+                insert(*fc, u, f)
             combine(sc[3], self.icfg[MEDIAN] != 0)
 
         return [("mutation", mutation), ("selection and cache", selection)]
