@@ -1,7 +1,8 @@
 """Does a surrogate save trainings, and does Pareto mode find better accuracy/size trade-offs?
 
     PYTHONPATH=. python benchmarks/predictor_bench.py [--spaces layers nasnet] [--seeds 1 2 3 4 5]
-        [--trainings 60] [--model ridge|gbm] [--target FRACTION ...] [--skip predictor tau pareto]
+        [--trainings 60] [--model ridge|gbm] [--candidates 4] [--min-train N] [--refit-every N]
+        [--target FRACTION ...] [--skip predictor tau pareto]
         [--png fronts.png] [--json out.json]
 
 For each space (presets fashion-layers and fashion-nasnet, Fashion-MNIST at the preset's
@@ -68,6 +69,7 @@ def make_config(space: str, arm: str, seed: int, args: argparse.Namespace):
     births = N
     if arm == "predictor":
         extra = {"min_train": 2, "refit_every": 2} if args.smoke else {}
+        extra.update({k: v for k, v in (("min_train", args.min_train), ("refit_every", args.refit_every)) if v})
         cfg = cfg.replace("predictor", model=args.model, candidates=args.candidates, **extra)
         # The initial population trains every birth; after it, each step of K births trains one.
         births = N if N <= P else P + (N - P) * args.candidates
@@ -139,8 +141,10 @@ def mean_std(x: list[float]) -> str:
 # ---- 1. trainings to target --------------------------------------------------------------------
 def section_predictor(runs: dict, args: argparse.Namespace, logs: dict) -> dict:
     N, out = args.trainings, {}
+    pc = make_config(args.spaces[0], "predictor", args.seeds[0], args).predictor
     print(f"\n## 1. Trainings to a target validation accuracy ({N} trainings per search, predictor "
-          f"{args.model} with {args.candidates} candidates per step; seeds {args.seeds})\n")
+          f"{pc.model} with {pc.candidates} candidates per step, screening from {pc.min_train} trainings, refit "
+          f"every {pc.refit_every}; seeds {args.seeds})\n")
     print("| space | method | target | reached | median trainings to target | best accuracy after N "
           "(mean +- std) | births logged (mean) | wall s (mean) |")
     print("|---|---|---|---|---|---|---|---|")
@@ -313,6 +317,8 @@ def main() -> None:
     ap.add_argument("--trainings", type=int, default=60, help="trained births per search")
     ap.add_argument("--model", choices=("ridge", "gbm"), default="ridge", help="the predictor arm's surrogate")
     ap.add_argument("--candidates", type=int, default=4, help="children per step of the predictor arm")
+    ap.add_argument("--min-train", type=int, help="predictor.min_train of the predictor arm (default: the config's)")
+    ap.add_argument("--refit-every", type=int, help="predictor.refit_every of the predictor arm (default: the config's)")
     ap.add_argument("--target", type=float, nargs="+",
                     help="target validation accuracy (one, or one per space; default: per space, the median "
                          "best accuracy of the no-predictor runs)")
