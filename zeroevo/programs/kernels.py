@@ -148,6 +148,8 @@ class _Fold(ast.NodeTransformer):
 
 
 def _fold(source: str, tests: dict[str, bool], calls: dict[str, ast.expr] | None = None) -> str:
+    # Tests match by their exact text (ast.unparse). A test that no longer matches leaves its
+    # branches in: correct, only slower to compile (tests/test_kernels.py checks what goes).
     tree = _Fold(tests, calls or {}).visit(ast.parse(source))
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
