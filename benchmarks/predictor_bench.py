@@ -1,7 +1,7 @@
 """Does a surrogate save trainings, and does Pareto mode find better accuracy/size trade-offs?
 
     PYTHONPATH=. python benchmarks/predictor_bench.py [--spaces layers nasnet] [--seeds 1 2 3 4 5]
-        [--trainings 60] [--model ridge|gbm] [--candidates 4] [--min-train N] [--refit-every N]
+        [--trainings 60] [--model ridge|gbm] [--candidates K] [--min-train N] [--refit-every N]
         [--target FRACTION ...] [--skip predictor tau pareto]
         [--png fronts.png] [--json out.json]
 
@@ -12,7 +12,7 @@ proxy fidelity, no final stage) and seed, every search gets the same budget of
 which trains exactly N). Two worker processes, ``dispatch.lag`` births in flight.
 
 1. ``predictor``: regularized evolution with and without ``[predictor]`` (``--model``,
-   ``--candidates`` 4). Prints per arm the median number of trainings until the best
+   ``--candidates``, default the config's). Prints per arm the median number of trainings until the best
    validation accuracy so far reaches the target (runs that never reach it count as not
    reached; how many reached is shown), the mean +- std best validation accuracy after N
    trainings, and the ratio of the medians (no predictor / predictor; > 1: the predictor
@@ -69,10 +69,11 @@ def make_config(space: str, arm: str, seed: int, args: argparse.Namespace):
     births = N
     if arm == "predictor":
         extra = {"min_train": 2, "refit_every": 2} if args.smoke else {}
-        extra.update({k: v for k, v in (("min_train", args.min_train), ("refit_every", args.refit_every)) if v})
-        cfg = cfg.replace("predictor", model=args.model, candidates=args.candidates, **extra)
+        extra.update({k: v for k, v in (("min_train", args.min_train), ("refit_every", args.refit_every),
+                                        ("candidates", args.candidates)) if v})
+        cfg = cfg.replace("predictor", model=args.model, **extra)
         # The initial population trains every birth; after it, each step of K births trains one.
-        births = N if N <= P else P + (N - P) * args.candidates
+        births = N if N <= P else P + (N - P) * cfg.predictor.candidates
     elif arm == "pareto":
         cfg = cfg.replace("objectives", mode="pareto", cost="params")
     elif arm == "random":
@@ -316,7 +317,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--trainings", type=int, default=60, help="trained births per search")
     ap.add_argument("--model", choices=("ridge", "gbm"), default="ridge", help="the predictor arm's surrogate")
-    ap.add_argument("--candidates", type=int, default=4, help="children per step of the predictor arm")
+    ap.add_argument("--candidates", type=int, help="children per step of the predictor arm (default: the config's)")
     ap.add_argument("--min-train", type=int, help="predictor.min_train of the predictor arm (default: the config's)")
     ap.add_argument("--refit-every", type=int, help="predictor.refit_every of the predictor arm (default: the config's)")
     ap.add_argument("--target", type=float, nargs="+",
