@@ -59,10 +59,8 @@ TEMPLATES: tuple[tuple[ModuleType, tuple[str, ...]], ...] = (
     (mutation, ("mutate",)),
     (chunk, ("tournament", "run_chunk")),
 )
-# The mutation kinds ``mutate`` tests for, by the name its source compares with.
-_MUTATION_KINDS = {name: getattr(mutation, name) for name in (
-    "M_IDENTITY", "M_ALTER_PARAM", "M_RANDOMIZE_INSTRUCTION", "M_RANDOMIZE_COMPONENT", "M_INSERT", "M_REMOVE",
-    "M_TRADE", "M_RANDOMIZE_ALGORITHM")}
+# The mutation codes by the names ``mutate``'s source compares ``kind`` with.
+_MUTATION_KINDS = {name: value for name, value in vars(mutation).items() if name.startswith("M_")}
 # Modules whose code a variant links in: a change to any of them retires the variants.
 _SOURCES = ("zeroevo.primitives.program", "zeroevo.programs.evaluation", "zeroevo.programs.memo",
             "zeroevo.programs.chunk", "zeroevo.programs.fec", "zeroevo.programs.kernels", "zeroevo.programs.splice",

@@ -94,7 +94,8 @@ class ChunkRunner:
         kind = config.program.initial
         self.template = initial_program(kind, spec, np.zeros(1, np.uint64)) if kind != "random" \
             else spec.empty()
-        self.kern = kernels_for_spec(spec, (self.template,), kernel_flags(config))
+        self.flags = kernel_flags(config)
+        self.kern = kernels_for_spec(spec, (self.template,), self.flags)
 
     def start(self, tasks: TaskSet) -> None:
         """Begin a restart: empty population and cache, these search tasks."""
@@ -149,7 +150,6 @@ class ChunkRunner:
         prog = self.spec.empty()
         st = np.zeros(1, np.uint64)
         sc = EvalScratch.create(3 * self.spec.capacity, 1, 1, 1).as_tuple()
-        flags = kernel_flags(self.config)
 
         def mutation() -> None:
             random_program(prog.ins, prog.data, prog.sizes, allowed, n_allowed, bounds, mem, st)
@@ -171,10 +171,10 @@ class ChunkRunner:
             program_cost(prog.sizes, sc[2], t)
             same_code(sc[0], sc[1], sc[2], memo[0], memo[1], memo[2], t)
             train_examples(sc[0], sc[2], t, self.op_cost, self.fcfg)
-            if flags.hurdles:
+            if self.flags.hurdles:
                 hs = HurdleState.create([1], [0.5], 2).as_tuple()
                 hurdle_value(hs[2][0], hs[3][0, 0], hs[1][0])
-            if flags.fec is not False:
+            if self.flags.fec is not False:
                 fc = FecArrays.create(4, 0).as_tuple()
                 probe_hash(sc[5][0], sc[7][0, 0], sc[6][0], sc[7][0, 1], t, t)
                 lookup_tasks(fc, sc[8], t, sc[3], sc[10])
