@@ -23,8 +23,10 @@ which trains exactly N). Two worker processes, ``dispatch.lag`` births in flight
    trained births (failed ones included, as the search feeds them to it) and ranked on the
    last 30%; prints the mean tau per model and space, next to parameter count as a trivial
    predictor.
-3. ``pareto``: ``[objectives] mode = "pareto"`` (cost params) against single-objective
-   evolution (the no-predictor runs of 1.) and random search, same budget and seeds. The
+3. ``pareto``: ``[objectives] mode = "pareto"`` (cost params), alone and with the
+   predictor arm's ``[predictor]`` (which then trains the child predicted to extend the
+   front most), against single-objective evolution (the no-predictor runs of 1.) and random
+   search, same budget and seeds. The
    hypervolume of each run's front of (validation accuracy, parameters) over its trained,
    non-failed births, reference point (accuracy 0, params = the preset's limits.max_params,
    else 1.1 x the most seen), is printed as mean +- std twice: with params divided by the
@@ -53,8 +55,10 @@ import numpy as np
 
 PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
 SECTIONS = ("predictor", "tau", "pareto")
+PARETO_ARMS = ("pareto", "pareto_predictor", "evolution", "random")  # section 3's methods
 ARMS = {"evolution": "regularized evolution", "predictor": "evolution + predictor",
-        "pareto": "Pareto (accuracy, params)", "random": "random search"}
+        "pareto": "Pareto (accuracy, params)", "pareto_predictor": "Pareto + predictor",
+        "random": "random search"}
 
 
 def make_config(space: str, arm: str, seed: int, args: argparse.Namespace):
@@ -67,14 +71,14 @@ def make_config(space: str, arm: str, seed: int, args: argparse.Namespace):
         cfg = cfg.replace("evolution", population=4, tournament=2)
     P, N = cfg.evolution.population, args.trainings
     births = N
-    if arm == "predictor":
+    if arm in ("predictor", "pareto_predictor"):
         extra = {"min_train": 2, "refit_every": 2} if args.smoke else {}
         extra.update({k: v for k, v in (("min_train", args.min_train), ("refit_every", args.refit_every),
                                         ("candidates", args.candidates)) if v})
         cfg = cfg.replace("predictor", model=args.model, **extra)
         # The initial population trains every birth; after it, each step of K births trains one.
         births = N if N <= P else P + (N - P) * cfg.predictor.candidates
-    elif arm == "pareto":
+    if arm in ("pareto", "pareto_predictor"):
         cfg = cfg.replace("objectives", mode="pareto", cost="params")
     elif arm == "random":
         cfg = cfg.replace("evolution", algorithm="random")
@@ -238,7 +242,7 @@ def section_pareto(runs: dict, args: argparse.Namespace) -> dict:
     from zeroevo.runs.presets import load_preset
 
     out = {}
-    methods = ("pareto", "evolution", "random")
+    methods = PARETO_ARMS
     for space in args.spaces:
         pts = {m: {s: run_points(runs[space][m][s]["dir"]) for s in args.seeds} for m in methods}
         ref = load_preset(PRESETS[space]).limits.max_params
@@ -287,7 +291,8 @@ def plot(pareto: dict, seed: int, path: str) -> None:
 
     fig, axes = plt.subplots(1, len(pareto), figsize=(6.5 * len(pareto), 4.5), squeeze=False)
     # (colour, marker, front marker size, line style): equal fronts (same initial population) stay visible
-    styles = {"pareto": ("tab:red", "o", 70, "-"), "evolution": ("tab:blue", "s", 36, "--"),
+    styles = {"pareto": ("tab:red", "o", 70, "-"), "pareto_predictor": ("tab:green", "D", 50, "-"),
+              "evolution": ("tab:blue", "s", 36, "--"),
               "random": ("tab:orange", "^", 16, ":")}
     for ax, (space, res) in zip(axes[0], pareto.items()):
         for m, (color, marker, size, line) in styles.items():
@@ -347,7 +352,7 @@ def main() -> None:
             print(f"warning: {args.trainings} trainings <= {space}'s population ({P}): every search ends within its "
                   "initial population, so the methods cannot differ", file=sys.stderr)
     arms = ["evolution"] + (["predictor"] if "predictor" in todo else []) + (
-        ["pareto", "random"] if "pareto" in todo else [])
+        ["pareto", "pareto_predictor", "random"] if "pareto" in todo else [])
     tmp = Path(tempfile.mkdtemp(prefix="zeroevo-predictor-"))
     runs: dict = {}
     logs: dict = {}

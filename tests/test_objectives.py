@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from tests.test_search import _run
-from zeroevo.core.objectives import LIMIT, PARETO, SOFT, hypervolume, pareto_front, pareto_pick, tournament_winner
+from zeroevo.core.objectives import (
+    LIMIT,
+    PARETO,
+    SOFT,
+    front_gain,
+    hypervolume,
+    pareto_front,
+    pareto_pick,
+    tournament_winner,
+)
 
 # A hand-built population: (accuracy, cost). Its front, cheapest first: 0, 2, 3, 5.
 FIT = np.array([0.50, 0.45, 0.70, 0.80, 0.60, 0.90, 0.85])
@@ -16,6 +25,17 @@ def test_the_front_of_a_known_population():
     assert pareto_front(FIT, COST).tolist() == [0, 2, 3, 5]
     assert hypervolume(FIT, COST, ref_cost=10.0) == pytest.approx(9 * 0.5 + 8 * 0.2 + 6 * 0.1 + 2 * 0.1)
     assert hypervolume(FIT[[0]], COST[[0]], ref_cost=10.0) < hypervolume(FIT, COST, ref_cost=10.0)
+
+
+def test_front_gain_prefers_what_extends_the_front_then_what_is_nearest_it():
+    # (cost 3, 0.85) extends the front; (5, 0.79) falls 0.01 short of 0.80 at cost 4; (5, 0.6) 0.2 short.
+    fit, cost = np.array([0.6, 0.79, 0.85]), np.array([5.0, 5.0, 3.0])
+    gain = front_gain(fit, cost, FIT, COST)
+    extended = hypervolume(np.append(FIT, 0.85), np.append(COST, 3.0), 10.0) - hypervolume(FIT, COST, 10.0)
+    assert gain == pytest.approx([-0.2, -0.01, extended]) and extended > 0
+    assert np.argmax(gain) == 2
+    # Against no front at all, every point extends it, the better and cheaper the more.
+    assert np.all(front_gain(fit, cost, np.zeros(0), np.zeros(0)) > 0)
 
 
 def test_a_pareto_tournament_picks_the_front_then_the_least_crowded():

@@ -127,3 +127,22 @@ def hypervolume(fit: np.ndarray, cost: np.ndarray, ref_cost: float, ref_fit: flo
         area += (ref_cost - c[k]) * (f[k] - prev_f)
         prev_f = f[k]
     return float(area)
+
+
+def front_gain(fit: np.ndarray, cost: np.ndarray, front_fit: np.ndarray, front_cost: np.ndarray) -> np.ndarray:
+    """How much each point (``fit``, ``cost``) would add to the front of (``front_fit``,
+    ``front_cost``): its hypervolume gain when it is not dominated (> 0), else minus the
+    fitness it lacks to reach the front at its cost (<= 0). Ranks candidates for a Pareto
+    search: any point that extends the front beats every point that does not, and of the
+    latter the nearest wins. The reference point lies one cost unit past every cost (pass
+    log costs) and at fitness 0."""
+    fit, cost = np.asarray(fit, float), np.asarray(cost, float)
+    front_fit, front_cost = np.asarray(front_fit, float), np.asarray(front_cost, float)
+    ref = float(max(cost.max(initial=0.0), front_cost.max(initial=0.0))) + 1.0
+    base = hypervolume(front_fit, front_cost, ref)
+    out = np.empty(len(fit))
+    for k in range(len(fit)):
+        gain = hypervolume(np.append(front_fit, fit[k]), np.append(front_cost, cost[k]), ref) - base
+        cheaper = front_fit[front_cost <= cost[k]]
+        out[k] = gain if gain > 0 else min(0.0, fit[k] - cheaper.max(initial=0.0))
+    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -86,3 +87,14 @@ def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
     s = float(np.sum(da[iu] * db[iu]))
     na, nb = float(np.sum(da[iu] != 0)), float(np.sum(db[iu] != 0))
     return s / np.sqrt(na * nb) if na and nb else float("nan")
+
+
+def pareto_choice(fitness: np.ndarray, log_cost: np.ndarray, trained: list[tuple[dict, float, float]]) -> int:
+    """Which of K children a Pareto search trains: the one whose predicted (fitness, log10
+    cost) would extend the front of the ``trained`` births (genome, fitness, cost) most
+    (:func:`zeroevo.core.objectives.front_gain`); the first of equals."""
+    from zeroevo.core.objectives import front_gain
+
+    seen = [(f, math.log10(max(c, 1.0))) for _, f, c in trained if math.isfinite(c)]
+    front_fit, front_cost = (np.array(v, float) for v in zip(*seen)) if seen else (np.zeros(0), np.zeros(0))
+    return int(np.argmax(front_gain(fitness, log_cost, front_fit, front_cost)))

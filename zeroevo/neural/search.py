@@ -10,6 +10,7 @@ accuracies, so they are deterministic too. Every birth row carries its genome (J
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,7 +32,7 @@ from zeroevo.core.registry import make_space
 from zeroevo.core.rng import seed64, train_seed
 from zeroevo.neural.config import NEURAL_COSTS, NeuralConfig
 from zeroevo.neural.final import Archive, run_final_stage, winner
-from zeroevo.neural.predictor import Predictor
+from zeroevo.neural.predictor import Predictor, pareto_choice
 
 NEURAL_MUTATIONS = ("init", "random", "insert", "remove", "alter_op", "alter_param", "add_skip",
                     "remove_skip", "identity", "hidden_state", "op")
@@ -81,6 +82,12 @@ class NeuralResult:
                     "complete": self.final["complete"], "candidates": self.final["candidates"]}}
 
 
+def _cost(metrics: str | None, status: int) -> float:
+    """A logged birth's cost (NaN if it failed or has none), as :meth:`NeuralSearch._learn` saw it."""
+    cost = json.loads(metrics or "{}").get("cost")
+    return float(cost) if cost is not None and status != STATUS_FAILED else math.nan
+
+
 class NeuralSearch:
     """Regularized evolution over a neural space, evaluated through a dispatcher."""
 
@@ -107,7 +114,11 @@ class NeuralSearch:
         pc = config.predictor
         self.K = pc.candidates if pc.model else 1
         self.predictor = Predictor(pc.model, config.run.seed) if pc.model else None
-        self.evaluated: list[tuple[dict, float]] | None = []  # (genome, fitness) of trained births
+        # A Pareto search also predicts each child's log10 cost and trains the one predicted
+        # to extend the front of trained births most (zeroevo.neural.predictor.pareto_choice).
+        pareto = pc.model and config.objectives.mode == "pareto"
+        self.cost_predictor = Predictor(pc.model, config.run.seed) if pareto else None
+        self.evaluated: list[tuple[dict, float, float]] | None = []  # (genome, fitness, cost) of trained births
         self.fitted_on = 0                                     # how many of them the surrogate saw
         # One-shot evaluation (zeroevo.neural.oneshot): births are scored in this process.
         self.one_shot: Any = None
@@ -150,8 +161,12 @@ class NeuralSearch:
         predicted = np.full(self.K, np.nan)
         chosen = 0
         if self.K > 1 and self.predictor is not None and self.predictor.ready:
-            predicted = self.predictor.predict([r.genome for r in requests])
-            chosen = int(np.argmax(predicted))  # the first of equals
+            genomes = [r.genome for r in requests]
+            predicted = self.predictor.predict(genomes)
+            if self.cost_predictor is not None:
+                chosen = pareto_choice(predicted, self.cost_predictor.predict(genomes), self.evaluated or [])
+            else:
+                chosen = int(np.argmax(predicted))  # the first of equals
         for j, (p, r) in enumerate(zip(proposals, requests)):
             self.pending[t + j] = (p, r, j != chosen, float(predicted[j]))
         return t + self.K
@@ -187,15 +202,25 @@ class NeuralSearch:
                                                                           "reason": reason})])})
         self._report(wall0)
 
-    def _learn(self, genome: dict, fitness: float) -> None:
-        """Add a trained birth to the surrogate's data; refit every ``refit_every`` of them."""
+    def _learn(self, genome: dict, fitness: float, cost: float) -> None:
+        """Add a trained birth to the surrogates' data; refit every ``refit_every`` of them."""
         if self.predictor is None or self.evaluated is None:
             return
-        self.evaluated.append((genome, fitness))
+        self.evaluated.append((genome, fitness, cost))
         pc, n = self.config.predictor, len(self.evaluated)
         if n >= pc.min_train and n % pc.refit_every == 0:
-            self.predictor.fit(*zip(*self.evaluated))
+            self._fit(n)
             self.fitted_on = n
+
+    def _fit(self, n: int) -> None:
+        """Fit the surrogates on the first ``n`` trained births (the cost surrogate on those
+        with a known cost, in log10)."""
+        rows = self.evaluated[:n]
+        self.predictor.fit([g for g, _, _ in rows], [f for _, f, _ in rows])
+        if self.cost_predictor is not None:
+            costed = [(g, math.log10(max(c, 1.0))) for g, _, c in rows if math.isfinite(c)]
+            if costed:
+                self.cost_predictor.fit(*zip(*costed))
 
     def _commit(self, t: int, result: EvalResult, wall0: float) -> None:
         if self.pending[t][2]:
@@ -226,7 +251,9 @@ class NeuralSearch:
                 metrics["predicted"] = float(predicted) if np.isfinite(predicted) else None
             self.recorder.append(batch, {"genome": pa.array([json.dumps(request.genome)]),
                                          "metrics": pa.array([json.dumps(metrics)])})
-        self._learn(request.genome, float(result.fitness))
+        cost = result.metrics.get("cost")
+        self._learn(request.genome, float(result.fitness),
+                    float(cost) if cost is not None and result.status != STATUS_FAILED else math.nan)
         self._report(wall0)
 
     def _report(self, wall0: float) -> None:
@@ -304,12 +331,12 @@ class NeuralSearch:
     def _predictor_from_log(self) -> None:
         log = self.recorder.log() if self.recorder is not None else None
         rows = [] if log is None else [
-            (json.loads(g), f) for g, f, b, st in zip(*(log.column(c).to_pylist() for c in
-                                                          ("genome", "fitness", "birth", "status")))
+            (json.loads(g), f, _cost(m, st)) for g, f, b, st, m in zip(*(log.column(c).to_pylist() for c in
+                                                                       ("genome", "fitness", "birth", "status", "metrics")))
             if b < self.committed and st != STATUS_SCREENED]
         self.evaluated = rows
         if self.fitted_on:
-            self.predictor.fit(*zip(*rows[:self.fitted_on]))
+            self._fit(self.fitted_on)
 
     def _archive_from_log(self) -> Archive:
         archive = Archive()
