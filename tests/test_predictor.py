@@ -10,7 +10,7 @@ from tests.test_neural_search import _log, _strip_timing, tiny  # noqa: F401  (f
 from zeroevo.analysis.neural import best_birth, summary
 from zeroevo.analysis.run import open_run
 from zeroevo.core.protocols import STATUS_SCREENED
-from zeroevo.neural.predictor import Predictor, features, kendall_tau, pareto_choice
+from zeroevo.neural.predictor import Predictor, Screener, features, kendall_tau, pareto_choice
 from zeroevo.runs.lifecycle import resume_run, start_run
 
 
@@ -56,6 +56,23 @@ def test_pareto_choice_trains_the_child_that_extends_the_front():
     assert pareto_choice(np.array([0.79, 0.75, 0.6]), np.array([3.5, 1.5, 2.5]), trained) == 1
     # With no trained birth yet, the cheapest of equally accurate children.
     assert pareto_choice(np.array([0.5, 0.5]), np.array([3.0, 2.0]), []) == 1
+
+
+def test_a_pareto_screener_counts_costs_and_never_picks_a_child_that_cannot_build():
+    from types import SimpleNamespace
+
+    from zeroevo.neural.config import PredictorConfig
+
+    costs = {"a": 10 ** 1.5, "b": 10 ** 3.5, "c": float("inf")}  # c does not build
+    children = [{"id": k} for k in costs]
+    stub = SimpleNamespace(ready=True, predict=lambda genomes: np.array([0.75, 0.79, 0.99]))
+    pareto = Screener(PredictorConfig(model="ridge"), 0, pareto=True, cost_of=lambda g: costs[g["id"]])
+    pareto.trained = [({}, 0.5, 10.0), ({}, 0.7, 100.0), ({}, 0.8, 1000.0)]
+    pareto.fitness = stub
+    assert pareto.choose(children)[0] == 0          # extends the front; b is dominated by (0.8, 1000)
+    plain = Screener(PredictorConfig(model="ridge"), 0)
+    plain.fitness = stub
+    assert plain.choose(children)[0] == 2           # accuracy alone
 
 
 @pytest.mark.parametrize("mode", ["accuracy", "pareto"])

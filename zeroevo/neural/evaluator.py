@@ -145,6 +145,22 @@ class NeuralEvaluator:
         out["cost"] = float(out.get(COST_METRICS[kind]) or 0.0) if kind else 0.0
         return out
 
+    def static_cost(self, encoded: dict, kind: str) -> float:
+        """``params`` or ``flops`` of an encoded genome, counted without training it (inf if
+        it does not build): what a Pareto search screens children by."""
+        import torch
+
+        from zeroevo.neural.trainer import count_flops, count_params
+
+        input_shape = tuple(int(s) for s in np.shape(self.data.x_train)[1:])
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave no trace
+            try:
+                model = self.space.build(self.space.decode(encoded), input_shape, len(self.data.classes),
+                                         self.fidelity.width)
+            except Exception:  # noqa: BLE001 (a child that cannot build is never chosen for its cost)
+                return float("inf")
+            return float(count_params(model) if kind == "params" else count_flops(model, input_shape))
+
     def over_limit(self, costs: dict) -> str:
         """Why ``costs`` break the ``[objectives]`` hard limit ('' when they do not)."""
         if self.objectives.get("mode") != "limit":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -98,3 +98,59 @@ def pareto_choice(fitness: np.ndarray, log_cost: np.ndarray, trained: list[tuple
     seen = [(f, math.log10(max(c, 1.0))) for _, f, c in trained if math.isfinite(c)]
     front_fit, front_cost = (np.array(v, float) for v in zip(*seen)) if seen else (np.zeros(0), np.zeros(0))
     return int(np.argmax(front_gain(fitness, log_cost, front_fit, front_cost)))
+
+
+class Screener:
+    """Chooses which of a step's K children trains: the one predicted most accurate, or in a
+    Pareto search the one predicted to extend the front most (:func:`pareto_choice`, with
+    each child's exact cost from ``cost_of`` when it is countable, else a second surrogate's
+    log10 cost). Learns from every trained birth; refits every ``refit_every`` of them from
+    the ``min_train``-th on (``config``: a ``PredictorConfig``)."""
+
+    def __init__(self, config: Any, seed: int, pareto: bool = False,
+                 cost_of: Callable[[dict], float] | None = None) -> None:
+        self.fitness = Predictor(config.model, seed)
+        self.cost = Predictor(config.model, seed) if pareto and cost_of is None else None
+        self.pareto, self.cost_of = pareto, cost_of
+        self.min_train, self.refit_every = config.min_train, config.refit_every
+        self.trained: list[tuple[dict, float, float]] = []  # (genome, fitness, cost; NaN unknown)
+        self.fitted_on = 0                                  # how many of them the last fit saw
+
+    def choose(self, genomes: list[dict]) -> tuple[int, np.ndarray]:
+        """The index of the child to train (0 until fitted) and every child's predicted fitness."""
+        if not self.fitness.ready:
+            return 0, np.full(len(genomes), np.nan)
+        predicted = self.fitness.predict(genomes)
+        if not self.pareto:
+            return int(np.argmax(predicted)), predicted  # the first of equals
+        if self.cost_of is not None:
+            log_cost = np.log10(np.maximum([self.cost_of(g) for g in genomes], 1.0))
+        else:
+            log_cost = self.cost.predict(genomes)
+        unbuildable = ~np.isfinite(log_cost)  # it would fail: never chosen for a front it cannot join
+        score = np.where(unbuildable, -np.inf, predicted)
+        return pareto_choice(score, np.where(unbuildable, 0.0, log_cost), self.trained), predicted
+
+    def learn(self, genome: dict, fitness: float, cost: float) -> None:
+        """Add a trained birth; refit when it is due."""
+        self.trained.append((genome, fitness, cost))
+        n = len(self.trained)
+        if n >= self.min_train and n % self.refit_every == 0:
+            self.fit(n)
+
+    def fit(self, n: int) -> None:
+        """Fit on the first ``n`` trained births (the cost surrogate on those with a cost)."""
+        rows = self.trained[:n]
+        self.fitness.fit([g for g, _, _ in rows], [f for _, f, _ in rows])
+        if self.cost is not None:
+            costed = [(g, math.log10(max(c, 1.0))) for g, _, c in rows if math.isfinite(c)]
+            if costed:
+                self.cost.fit(*zip(*costed))
+        self.fitted_on = n
+
+    def restore(self, trained: list[tuple[dict, float, float]], fitted_on: int) -> None:
+        """The state after ``trained`` births, the last fit on the first ``fitted_on`` (a resume)."""
+        self.trained = list(trained)
+        self.fitted_on = 0
+        if fitted_on:
+            self.fit(fitted_on)

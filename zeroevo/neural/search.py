@@ -32,7 +32,7 @@ from zeroevo.core.registry import make_space
 from zeroevo.core.rng import seed64, train_seed
 from zeroevo.neural.config import NEURAL_COSTS, NeuralConfig
 from zeroevo.neural.final import Archive, run_final_stage, winner
-from zeroevo.neural.predictor import Predictor, pareto_choice
+from zeroevo.neural.predictor import Screener
 
 NEURAL_MUTATIONS = ("init", "random", "insert", "remove", "alter_op", "alter_param", "add_skip",
                     "remove_skip", "identity", "hidden_state", "op")
@@ -82,9 +82,9 @@ class NeuralResult:
                     "complete": self.final["complete"], "candidates": self.final["candidates"]}}
 
 
-def _cost(metrics: str | None, status: int) -> float:
-    """A logged birth's cost (NaN if it failed or has none), as :meth:`NeuralSearch._learn` saw it."""
-    cost = json.loads(metrics or "{}").get("cost")
+def _cost(metrics: dict, status: int) -> float:
+    """A trained birth's cost as the screener learns it (NaN if it failed or has none)."""
+    cost = metrics.get("cost")
     return float(cost) if cost is not None and status != STATUS_FAILED else math.nan
 
 
@@ -113,13 +113,9 @@ class NeuralSearch:
         # Screening (see zeroevo.neural.predictor): steps of K proposals, one of them trains.
         pc = config.predictor
         self.K = pc.candidates if pc.model else 1
-        self.predictor = Predictor(pc.model, config.run.seed) if pc.model else None
-        # A Pareto search also predicts each child's log10 cost and trains the one predicted
-        # to extend the front of trained births most (zeroevo.neural.predictor.pareto_choice).
-        pareto = pc.model and config.objectives.mode == "pareto"
-        self.cost_predictor = Predictor(pc.model, config.run.seed) if pareto else None
-        self.evaluated: list[tuple[dict, float, float]] | None = []  # (genome, fitness, cost) of trained births
-        self.fitted_on = 0                                     # how many of them the surrogate saw
+        self.screener = Screener(pc, config.run.seed, config.objectives.mode == "pareto",
+                                 self._static_cost()) if pc.model else None
+        self.screener_restored = True  # False after load_snapshot: refit from the log in run()
         # One-shot evaluation (zeroevo.neural.oneshot): births are scored in this process.
         self.one_shot: Any = None
         if config.evaluation.strategy == "one_shot" and not callable(getattr(self.space, "build_supernet", None)):
@@ -158,15 +154,9 @@ class NeuralSearch:
         step = P + (t - P) // self.K  # the generation: which slot the trained child replaces
         proposals = [self.engine.propose(t + j, step) for j in range(self.K)]
         requests = [self._request(t + j, p) for j, p in enumerate(proposals)]
-        predicted = np.full(self.K, np.nan)
-        chosen = 0
-        if self.K > 1 and self.predictor is not None and self.predictor.ready:
-            genomes = [r.genome for r in requests]
-            predicted = self.predictor.predict(genomes)
-            if self.cost_predictor is not None:
-                chosen = pareto_choice(predicted, self.cost_predictor.predict(genomes), self.evaluated or [])
-            else:
-                chosen = int(np.argmax(predicted))  # the first of equals
+        chosen, predicted = 0, np.full(self.K, np.nan)
+        if self.K > 1 and self.screener is not None:
+            chosen, predicted = self.screener.choose([r.genome for r in requests])
         for j, (p, r) in enumerate(zip(proposals, requests)):
             self.pending[t + j] = (p, r, j != chosen, float(predicted[j]))
         return t + self.K
@@ -202,25 +192,16 @@ class NeuralSearch:
                                                                           "reason": reason})])})
         self._report(wall0)
 
-    def _learn(self, genome: dict, fitness: float, cost: float) -> None:
-        """Add a trained birth to the surrogates' data; refit every ``refit_every`` of them."""
-        if self.predictor is None or self.evaluated is None:
-            return
-        self.evaluated.append((genome, fitness, cost))
-        pc, n = self.config.predictor, len(self.evaluated)
-        if n >= pc.min_train and n % pc.refit_every == 0:
-            self._fit(n)
-            self.fitted_on = n
+    def _static_cost(self) -> Callable[[dict], float] | None:
+        """A Pareto screen's exact cost of an encoded genome when the cost is countable
+        (params, FLOPs) without training; None: the screen predicts it."""
+        kind = self.config.objectives.effective_cost(NEURAL_COSTS[0])
+        if self.config.objectives.mode != "pareto" or kind not in ("params", "flops"):
+            return None
+        from zeroevo.neural.evaluator import NeuralEvaluator
 
-    def _fit(self, n: int) -> None:
-        """Fit the surrogates on the first ``n`` trained births (the cost surrogate on those
-        with a known cost, in log10)."""
-        rows = self.evaluated[:n]
-        self.predictor.fit([g for g, _, _ in rows], [f for _, f, _ in rows])
-        if self.cost_predictor is not None:
-            costed = [(g, math.log10(max(c, 1.0))) for g, _, c in rows if math.isfinite(c)]
-            if costed:
-                self.cost_predictor.fit(*zip(*costed))
+        evaluator = NeuralEvaluator(self.evaluator_config)  # loads its data on first use
+        return lambda genome: evaluator.static_cost(genome, kind)
 
     def _commit(self, t: int, result: EvalResult, wall0: float) -> None:
         if self.pending[t][2]:
@@ -247,13 +228,12 @@ class NeuralSearch:
             result.fitness, result.steps, 0, stage, float(result.metrics.get("cost", 0.0)))))
         if self.recorder is not None:
             metrics = {**result.metrics, "reason": result.reason, "hurdles": list(request.hurdles)}
-            if self.predictor is not None:
+            if self.screener is not None:
                 metrics["predicted"] = float(predicted) if np.isfinite(predicted) else None
             self.recorder.append(batch, {"genome": pa.array([json.dumps(request.genome)]),
                                          "metrics": pa.array([json.dumps(metrics)])})
-        cost = result.metrics.get("cost")
-        self._learn(request.genome, float(result.fitness),
-                    float(cost) if cost is not None and result.status != STATUS_FAILED else math.nan)
+        if self.screener is not None:
+            self.screener.learn(request.genome, float(result.fitness), _cost(result.metrics, result.status))
         self._report(wall0)
 
     def _report(self, wall0: float) -> None:
@@ -276,8 +256,8 @@ class NeuralSearch:
         try:
             if self.archive is None:  # a snapshot from before the archive: rebuild it from the log
                 self.archive = self._archive_from_log()
-            if self.evaluated is None:  # resumed: the surrogate's data and fit, again from the log
-                self._predictor_from_log()
+            if not self.screener_restored:  # resumed: the surrogates' data and fit, again from the log
+                self._screener_from_log()
             ready = self._train_supernet(wall0)
             while ready and self.committed < limit and not (cfg.run.max_seconds and
                                                            time.time() - wall0 >= cfg.run.max_seconds):
@@ -328,15 +308,15 @@ class NeuralSearch:
             return None
         return self.one_shot.evaluate(self.pending[t][1]) if self.one_shot is not None else dispatcher.wait(t)
 
-    def _predictor_from_log(self) -> None:
+    def _screener_from_log(self) -> None:
         log = self.recorder.log() if self.recorder is not None else None
         rows = [] if log is None else [
-            (json.loads(g), f, _cost(m, st)) for g, f, b, st, m in zip(*(log.column(c).to_pylist() for c in
-                                                                       ("genome", "fitness", "birth", "status", "metrics")))
+            (json.loads(g), f, _cost(json.loads(m or "{}"), st))
+            for g, f, b, st, m in zip(*(log.column(c).to_pylist() for c in
+                                        ("genome", "fitness", "birth", "status", "metrics")))
             if b < self.committed and st != STATUS_SCREENED]
-        self.evaluated = rows
-        if self.fitted_on:
-            self._fit(self.fitted_on)
+        self.screener.restore(rows, self.screener.fitted_on)
+        self.screener_restored = True
 
     def _archive_from_log(self) -> Archive:
         archive = Archive()
@@ -358,7 +338,8 @@ class NeuralSearch:
             "pending": [[t, p.slot, p.parent, p.mutation, r.genome, list(r.hurdles), screened,
                          None if not np.isfinite(pred) else pred]
                         for t, (p, r, screened, pred) in sorted(self.pending.items())],
-            "screened": self.screened, "predictor_fitted_on": self.fitted_on,
+            "screened": self.screened,
+            "predictor_fitted_on": self.screener.fitted_on if self.screener is not None else 0,
             "member_state_births": sorted(self.member_state),
             "archive": self.archive.to_json() if self.archive is not None else None}
         arrays = {"pop_fitness": e.fitness, "pop_births": e.births, "pop_cost": e.cost}
@@ -384,8 +365,9 @@ class NeuralSearch:
         self.member_state = {b: arrays[f"state_{b}"].tobytes() for b in s["member_state_births"]}
         inherit = self.config.evaluation.inherit_weights
         self.screened = s.get("screened", 0)
-        self.fitted_on = s.get("predictor_fitted_on", 0)
-        self.evaluated = None if self.predictor is not None else []  # rebuilt from the log in run()
+        if self.screener is not None:  # its data and fit are rebuilt from the log in run()
+            self.screener.fitted_on = s.get("predictor_fitted_on", 0)
+            self.screener_restored = False
         for t, slot, parent, mutation, genome, hurdles, *screening in s["pending"]:
             screened, pred = screening if screening else (False, None)  # older snapshots: no screening
             proposal = Proposal(t, slot, parent, mutation, self.space.decode(genome))
