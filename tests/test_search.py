@@ -134,3 +134,22 @@ def test_a_first_run_reports_each_compile_stage_before_it_runs(monkeypatch):
     assert calls == ["interpreter", "bytecode", "mutation", "selection", "chunk"]  # the chunk loop last
     assert reports == [("mutation, selection (helper process)", 1, 4, []), ("interpreter", 2, 4, []),
                        ("bytecode", 3, 4, ["interpreter"]), ("chunk", 4, 4, calls[:4])]
+
+
+def test_nonlinear_threshold_sits_between_linear_regression_and_backprop(tmp_path):
+    # "Solved" on the nonlinear preset means rediscovering a 2-layer network trained by
+    # backprop, so its threshold must be one that network clears and linear regression does
+    # not (0.99 was out of the network's reach: 1 epoch of SGD leaves RMSE ~ 0.1); and the
+    # run directory records both learners, as for the binary presets.
+    from zeroevo.programs.baselines import baselines
+    from zeroevo.runs.lifecycle import start_run
+    from zeroevo.runs.presets import load_preset
+
+    cfg = load_preset("nonlinear")
+    tasks = ProgramSearch(cfg)
+    got = baselines(cfg, tasks.tasks_for(1, 0), tasks.tasks_for(2, 0))
+    threshold = cfg.run.sufficient_fitness
+    assert got["neural_net"]["select_fitness"] > threshold > got["linear"]["select_fitness"]
+    search, run_dir = start_run(cfg.replace("run", max_births=2000), tmp_path / "run", None)
+    search.run()
+    assert run_dir.document("baselines") == got

@@ -22,6 +22,7 @@ from zeroevo.core.births import BirthBatch, BirthSink, RunRecorder
 from zeroevo.core.config import Objectives
 from zeroevo.core.objectives import objective_value
 from zeroevo.core.rng import PURPOSE_RESTART, key_of
+from zeroevo.programs.baselines import TASK_KINDS as BASELINE_TASK_KINDS
 from zeroevo.programs.baselines import baselines
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluator import full_fitness
@@ -264,7 +265,7 @@ class ProgramSearch:
         cpu, wall = time.process_time() - cpu0, time.time() - wall0
         if self.recorder is not None:
             self.snapshot()
-            if self.config.final_tasks.kind == "binary_projected" and self.recorder.document("baselines") is None:
+            if self.config.final_tasks.kind in BASELINE_TASK_KINDS and self.recorder.document("baselines") is None:
                 # What the evolved program has to beat, once per run (see programs.baselines).
                 self.recorder.save_document("baselines", baselines(self.config, self.tasks_for(1, 0),
                                                                    self.tasks_for(2, 0)))
