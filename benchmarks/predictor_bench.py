@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python benchmarks/predictor_bench.py [--spaces layers nasnet] [--seeds 1 2 3 4 5]
         [--trainings 60] [--model ridge|gbm] [--candidates K] [--min-train N] [--refit-every N]
-        [--target FRACTION ...] [--skip predictor tau pareto]
+        [--target FRACTION ...] [--skip predictor tau pareto] [--pareto-arms ARM ...]
         [--png fronts.png] [--json out.json]
 
 For each space (presets fashion-layers and fashion-nasnet, Fashion-MNIST at the preset's
@@ -32,7 +32,8 @@ which trains exactly N). Two worker processes, ``dispatch.lag`` births in flight
    else 1.1 x the most seen), is printed as mean +- std twice: with params divided by the
    reference (linear), and with log10(params) / log10(reference) (log scale, 1 parameter =
    0). ``--png`` draws the three methods' fronts of the first seed (accuracy against params,
-   log x).
+   log x). ``--pareto-arms`` runs a subset of the four (e.g. ``pareto_predictor random`` with
+   ``--skip predictor tau``: no single-objective runs then).
 
 ``--json`` writes every run's numbers. Runs go to a temporary folder (``--keep-runs`` keeps
 it). Small: ``--trainings 24 --seeds 1 2 --spaces layers`` (at most the population, 12 for
@@ -242,7 +243,7 @@ def section_pareto(runs: dict, args: argparse.Namespace) -> dict:
     from zeroevo.runs.presets import load_preset
 
     out = {}
-    methods = PARETO_ARMS
+    methods = args.pareto_arms
     for space in args.spaces:
         pts = {m: {s: run_points(runs[space][m][s]["dir"]) for s in args.seeds} for m in methods}
         ref = load_preset(PRESETS[space]).limits.max_params
@@ -296,6 +297,8 @@ def plot(pareto: dict, seed: int, path: str) -> None:
               "random": ("tab:orange", "^", 16, ":")}
     for ax, (space, res) in zip(axes[0], pareto.items()):
         for m, (color, marker, size, line) in styles.items():
+            if m not in res:
+                continue
             row = next(r for r in res[m] if r["seed"] == seed)
             if row["points"]:
                 c, f = zip(*row["points"])
@@ -329,6 +332,8 @@ def main() -> None:
                     help="target validation accuracy (one, or one per space; default: per space, the median "
                          "best accuracy of the no-predictor runs)")
     ap.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    ap.add_argument("--pareto-arms", nargs="+", default=list(PARETO_ARMS), choices=PARETO_ARMS,
+                    help="the methods section 3 runs and compares")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--lag", type=int, default=8, help="dispatch.lag (births, screened ones included)")
     ap.add_argument("--png", help="fronts of the first seed (section 3)")
@@ -351,8 +356,11 @@ def main() -> None:
         if args.trainings <= P:
             print(f"warning: {args.trainings} trainings <= {space}'s population ({P}): every search ends within its "
                   "initial population, so the methods cannot differ", file=sys.stderr)
-    arms = ["evolution"] + (["predictor"] if "predictor" in todo else []) + (
-        ["pareto", "pareto_predictor", "random"] if "pareto" in todo else [])
+    # Sections 1 and 2 read the single-objective runs; section 3 runs its chosen arms.
+    pareto_arms = args.pareto_arms if "pareto" in todo else []
+    arms = [arm for arm in ("evolution", "predictor", "pareto", "pareto_predictor", "random")
+            if (arm == "evolution" and {"predictor", "tau"} & set(todo)) or (arm == "predictor" and "predictor" in todo)
+            or arm in pareto_arms]
     tmp = Path(tempfile.mkdtemp(prefix="zeroevo-predictor-"))
     runs: dict = {}
     logs: dict = {}
