@@ -151,6 +151,9 @@ PRESETS: dict[str, tuple[str, dict]] = {
             "evaluation": {"fec": False, "train_budget": 2.0},
             **BINARY_TASKS,
             "run": {"sufficient_fitness": 0.0},
+            # Islands stop at a migration: the default 50,000 births per island took 4 minutes at
+            # first and over 20 once programs grew (no FEC), so --max-seconds overran by as much.
+            "dispatch": {"migrate_every": 2000},
         },
     ),
     "binary-fashion-adapt-linear": (
