@@ -45,11 +45,15 @@ BASIC_LEARN_OPS = ["SCALAR_SUM", "SCALAR_DIFF", "SCALAR_PRODUCT", "SCALAR_VECTOR
 # report on the held-out pairs, validated on test-split images.
 _BINARY = {"kind": "binary_projected", "features": 16, "num_train": 8000, "num_valid": 1000,
            "dataset": "fashion_mnist"}
-BINARY_TASKS = {
+BINARY_PROTOCOL = {
     "search_tasks": {**_BINARY, "num_tasks": 10, "pairs": "search"},
     "select_tasks": {**_BINARY, "num_tasks": 10, "pairs": "held_out"},
     "final_tasks": {**_BINARY, "num_tasks": 100, "pairs": "held_out", "valid_split": "test",
                     "data_seeds": [1000000], "param_seeds": [2000000]},
+    # Births on these tasks cost milliseconds (50-250 per CPU-s), and islands stop at a
+    # migration: the default 50,000 births per island took 4 minutes at first on the basic
+    # preset and over 19 later (programs grow), so --max-seconds overran by as much.
+    "dispatch": {"migrate_every": 2000},
 }
 
 # Adaptation: the 2-layer net's ops (and the demo's), plus ops that change how a learner
@@ -70,7 +74,7 @@ def _adaptation(initial: str) -> dict:
                       "mutations": ["alter_param", "insert", "remove", "randomize_instruction"],
                       "max_train_steps": 4e9},
         "evaluation": {"fec": True, "fec_train": 10, "fec_valid": 10, "train_budget": 4.0},
-        **BINARY_TASKS,
+        **BINARY_PROTOCOL,
         "run": {"sufficient_fitness": 0.0},
     }
 
@@ -134,7 +138,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
                                         "randomize_component", "alter_param"],
                           "max_train_steps": 1e10},
             "evaluation": {"fec": True, "fec_train": 10, "fec_valid": 10, "train_budget": 2.0},
-            **BINARY_TASKS,
+            **BINARY_PROTOCOL,
             "run": {"sufficient_fitness": 0.0},
         },
     ),
@@ -149,11 +153,8 @@ PRESETS: dict[str, tuple[str, dict]] = {
                           "mutations": ["alter_param", "randomize_component", "insert", "remove"],
                           "max_train_steps": 1e11},
             "evaluation": {"fec": False, "train_budget": 2.0},
-            **BINARY_TASKS,
+            **BINARY_PROTOCOL,
             "run": {"sufficient_fitness": 0.0},
-            # Islands stop at a migration: the default 50,000 births per island took 4 minutes at
-            # first and over 20 once programs grew (no FEC), so --max-seconds overran by as much.
-            "dispatch": {"migrate_every": 2000},
         },
     ),
     "binary-fashion-adapt-linear": (
