@@ -357,10 +357,9 @@ def main() -> None:
             print(f"warning: {args.trainings} trainings <= {space}'s population ({P}): every search ends within its "
                   "initial population, so the methods cannot differ", file=sys.stderr)
     # Sections 1 and 2 read the single-objective runs; section 3 runs its chosen arms.
-    pareto_arms = args.pareto_arms if "pareto" in todo else []
-    arms = [arm for arm in ("evolution", "predictor", "pareto", "pareto_predictor", "random")
-            if (arm == "evolution" and {"predictor", "tau"} & set(todo)) or (arm == "predictor" and "predictor" in todo)
-            or arm in pareto_arms]
+    arms = (["evolution"] if {"predictor", "tau"} & set(todo) else []) + (["predictor"] if "predictor" in todo else [])
+    if "pareto" in todo:
+        arms += [arm for arm in args.pareto_arms if arm not in arms]
     tmp = Path(tempfile.mkdtemp(prefix="zeroevo-predictor-"))
     runs: dict = {}
     logs: dict = {}

@@ -121,7 +121,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
                             "param_seeds": [2000000]},
             # Solved = as good as the target: the 2-layer network trained by backprop scores 0.93-0.94
             # on select tasks (its best learning rate; baselines.json), random features 0.53, linear
-            # regression 0.42-0.56, predicting 0 about 0.41. No learner reaches 0.99 here: one epoch
+            # regression 0.42-0.57, predicting 0 0.41-0.45. No learner reaches 0.99 here: one epoch
             # of SGD on 1,000 examples leaves an RMSE near 0.1.
             "run": {"sufficient_fitness": 0.9},
         },
