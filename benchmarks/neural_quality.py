@@ -1,15 +1,19 @@
 """Does architecture search find networks worth having? Evolution vs random search vs hand design.
 
     PYTHONPATH=. python benchmarks/neural_quality.py [--seeds 1 2 3 4 5] [--births 60] [--png q.png]
+        [--arms regularized predictor random]
 
-For each space (layers, NASNet cells) on Fashion-MNIST, runs regularized evolution and
-random search on the same budget (``--births`` trainings at the preset's proxy fidelity,
+For each space (layers, NASNet cells) on Fashion-MNIST, runs regularized evolution
+(``regularized``), evolution screened by the preset's ridge predictor (``predictor``: each
+step proposes ``predictor.candidates`` children and trains the one predicted best; screened
+children cost no training) and random search on the same budget (``--births`` trainings at
+the preset's proxy fidelity,
 then the preset's final stage: its top distinct architectures retrained at its epochs and
 training images, and the winner, chosen on held-out training images, measured on the test
 split), over ``--seeds`` seeds, two worker processes. It prints the final-stage test
-accuracy of the winners (mean +- std), a two-sided Mann-Whitney U p-value of evolution
-against random search, the winners' parameters and FLOPs, and two hand-designed networks
-of similar size (a plain CNN and a small ResNet-style network) trained with the very same
+accuracy of the winners (mean +- std), a two-sided Mann-Whitney U p-value of each evolution
+arm against random search, the winners' parameters and FLOPs, and two hand-designed networks
+of the size of the first arm's winners (a plain CNN and a small ResNet-style network) trained with the very same
 final-stage protocol and seeds. ``--png`` draws test accuracy against parameters: every
 final-stage candidate, the winners, and the hand-designed networks.
 """
@@ -26,6 +30,8 @@ from pathlib import Path
 import numpy as np
 
 PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
+ARMS = {"regularized": "regularized evolution", "predictor": "evolution + ridge predictor",
+        "random": "random search"}
 
 
 def mann_whitney_p(a: list[float], b: list[float]) -> float:
@@ -98,15 +104,21 @@ def train_baseline(job: tuple[str, int, int, dict]) -> dict:
 _DATA: dict = {}
 
 
-def search(space: str, algorithm: str, seed: int, births: int, out: Path, top_k: int = 0) -> dict:
-    """One search with its final stage (``top_k`` architectures, 0 = the preset's); returns
-    its final.json and wall seconds."""
+def search(space: str, arm: str, seed: int, trainings: int, out: Path, top_k: int = 0) -> dict:
+    """One search of ``trainings`` trained births with its final stage (``top_k``
+    architectures, 0 = the preset's); returns its final.json and wall seconds."""
     from zeroevo.runs.lifecycle import start_run
     from zeroevo.runs.presets import load_preset
 
-    cfg = load_preset(PRESETS[space]).replace("run", seed=seed, max_births=births)
+    cfg = load_preset(PRESETS[space])
+    births, P = trainings, cfg.evolution.population
+    if arm == "predictor":  # the first population trains every birth; after it, one of each step's K
+        cfg = cfg.replace("predictor", model="ridge")
+        births = trainings if trainings <= P else P + (trainings - P) * cfg.predictor.candidates
+    cfg = cfg.replace("run", seed=seed, max_births=births)
     if top_k:
         cfg = cfg.replace("final", top_k=top_k)
+    algorithm = "random" if arm == "random" else "regularized"
     cfg = cfg.replace("evolution", algorithm=algorithm).replace("dispatch", backend="process", workers=2, lag=8)
     t0 = time.time()
     result = start_run(cfg, out)[0].run()
@@ -118,7 +130,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spaces", nargs="+", default=["layers", "nasnet"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    ap.add_argument("--births", type=int, default=60)
+    ap.add_argument("--births", type=int, default=60, help="trainings per search (screened births not counted)")
+    ap.add_argument("--arms", nargs="+", default=["regularized", "random"], choices=list(ARMS),
+                    help="search methods; hand-designed networks are sized like the first arm's winners")
     ap.add_argument("--baseline-seeds", type=int, default=3)
     ap.add_argument("--final-top", type=int, default=0,
                     help="architectures the final stage retrains (0 = the preset's top_k)")
@@ -133,7 +147,7 @@ def main() -> None:
     results: dict = {}
     t_start = time.time()
     for space in args.spaces:
-        for algorithm in ("regularized", "random"):
+        for algorithm in args.arms:
             for seed in args.seeds:
                 r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}", args.final_top)
                 results.setdefault(space, {}).setdefault(algorithm, []).append(r)
@@ -145,7 +159,7 @@ def main() -> None:
         final = load_preset(PRESETS[space]).final
         fid = {**load_preset(PRESETS[space]).fidelity.__dict__, "epochs": final.epochs,
                "train_subset": final.train_subset, "valid_subset": final.valid_subset}
-        winners = [r["final"]["candidates"][r["final"]["winner"]] for r in results[space]["regularized"]]
+        winners = [r["final"]["candidates"][r["final"]["winner"]] for r in results[space][args.arms[0]]]
         params = int(statistics.median(w["params"] for w in winners))
         jobs = [(kind, _width_for(kind, params), 7000 + s, fid) for kind in ("plain CNN", "small ResNet")
                 for s in range(args.baseline_seeds)]
@@ -160,7 +174,8 @@ def main() -> None:
     print("| space | method | test accuracy (mean +- std) | winner parameters (median) | winner MFLOPs (median) |")
     print("|---|---|---|---|---|")
     for space in args.spaces:
-        for algorithm, label in (("regularized", "regularized evolution"), ("random", "random search")):
+        for algorithm in args.arms:
+            label = ARMS[algorithm]
             winners = [r["final"]["candidates"][r["final"]["winner"]] for r in results[space][algorithm]]
             acc = [w["test_accuracy"] for w in winners]
             print(f"| {space} | {label} | {statistics.fmean(acc):.4f} +- {statistics.pstdev(acc):.4f} | "
@@ -171,9 +186,12 @@ def main() -> None:
             acc = [b["test_accuracy"] for b in rows]
             print(f"| {space} | {kind} (hand-designed, width {rows[0]['width']}) | {statistics.fmean(acc):.4f} +- "
                   f"{statistics.pstdev(acc):.4f} | {rows[0]['params']:,} | {rows[0]['flops'] / 1e6:.1f} |")
-        re_acc = [r["final"]["candidates"][r["final"]["winner"]]["test_accuracy"] for r in results[space]["regularized"]]
-        rs_acc = [r["final"]["candidates"][r["final"]["winner"]]["test_accuracy"] for r in results[space]["random"]]
-        print(f"| {space} | evolution vs random search: Mann-Whitney U p = {mann_whitney_p(re_acc, rs_acc):.3f} | | | |")
+        accuracy = {arm: [r["final"]["candidates"][r["final"]["winner"]]["test_accuracy"] for r in results[space][arm]]
+                    for arm in args.arms}
+        for arm in args.arms:
+            if arm != "random" and "random" in accuracy:
+                p = mann_whitney_p(accuracy[arm], accuracy["random"])
+                print(f"| {space} | {ARMS[arm]} vs random search: Mann-Whitney U p = {p:.3f} | | | |")
     if args.json:
         Path(args.json).write_text(json.dumps({"results": results, "baselines": baselines}, default=float))
     if args.png:
@@ -190,7 +208,8 @@ def plot(results: dict, baselines: dict, path: str) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
     for ax, (space, by) in zip(axes[0], results.items()):
-        for algorithm, color in (("regularized", "tab:blue"), ("random", "tab:orange")):
+        colors = {"regularized": "tab:blue", "predictor": "tab:purple", "random": "tab:orange"}
+        for algorithm, color in ((arm, colors[arm]) for arm in by):
             cands = [c for r in by[algorithm] for c in r["final"]["candidates"] if c.get("params")]
             wins = [r["final"]["candidates"][r["final"]["winner"]] for r in by[algorithm]]
             ax.scatter([c["params"] for c in cands], [c["test_accuracy"] for c in cands], s=14, alpha=0.45,
