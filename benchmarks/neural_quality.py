@@ -7,15 +7,15 @@ For each space (layers, NASNet cells) on Fashion-MNIST, runs regularized evoluti
 (``regularized``), evolution screened by the preset's ridge predictor (``predictor``: each
 step proposes ``predictor.candidates`` children and trains the one predicted best; screened
 children cost no training) and random search on the same budget (``--births`` trainings at
-the preset's proxy fidelity,
-then the preset's final stage: its top distinct architectures retrained at its epochs and
-training images, and the winner, chosen on held-out training images, measured on the test
-split), over ``--seeds`` seeds, two worker processes. It prints the final-stage test
-accuracy of the winners (mean +- std), a two-sided Mann-Whitney U p-value of each evolution
-arm against random search, the winners' parameters and FLOPs, and two hand-designed networks
-of the size of the first arm's winners (a plain CNN and a small ResNet-style network) trained with the very same
-final-stage protocol and seeds. ``--png`` draws test accuracy against parameters: every
-final-stage candidate, the winners, and the hand-designed networks.
+the preset's proxy fidelity, then the preset's final stage: its top distinct architectures
+retrained at its epochs and training images, and the winner, chosen on held-out training
+images, measured on the test split), over ``--seeds`` seeds, two worker processes. It
+prints the final-stage test accuracy of the winners (mean +- std), a two-sided Mann-Whitney
+U p-value of each evolution arm against random search, the winners' parameters and FLOPs,
+and two hand-designed networks of the size of the first arm's winners (a plain CNN and a
+small ResNet-style network) trained with the very same final-stage protocol and seeds.
+``--png`` draws test accuracy against parameters: every final-stage candidate, the
+winners, and the hand-designed networks.
 """
 from __future__ import annotations
 
