@@ -111,11 +111,9 @@ def search(space: str, arm: str, seed: int, trainings: int, out: Path, top_k: in
     from zeroevo.runs.presets import load_preset
 
     cfg = load_preset(PRESETS[space])
-    births, P = trainings, cfg.evolution.population
-    if arm == "predictor":  # the first population trains every birth; after it, one of each step's K
+    if arm == "predictor":
         cfg = cfg.replace("predictor", model="ridge")
-        births = trainings if trainings <= P else P + (trainings - P) * cfg.predictor.candidates
-    cfg = cfg.replace("run", seed=seed, max_births=births)
+    cfg = cfg.replace("run", seed=seed, max_births=cfg.predictor.births_for(trainings, cfg.evolution.population))
     if top_k:
         cfg = cfg.replace("final", top_k=top_k)
     algorithm = "random" if arm == "random" else "regularized"

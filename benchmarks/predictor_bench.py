@@ -70,19 +70,16 @@ def make_config(space: str, arm: str, seed: int, args: argparse.Namespace):
     if args.smoke:  # code paths only: tiny trainings, a population the budget gets past
         cfg = cfg.replace("fidelity", epochs=1, train_subset=256, valid_subset=256)
         cfg = cfg.replace("evolution", population=4, tournament=2)
-    P, N = cfg.evolution.population, args.trainings
-    births = N
     if arm in ("predictor", "pareto_predictor"):
         extra = {"min_train": 2, "refit_every": 2} if args.smoke else {}
         extra.update({k: v for k, v in (("min_train", args.min_train), ("refit_every", args.refit_every),
                                         ("candidates", args.candidates)) if v})
         cfg = cfg.replace("predictor", model=args.model, **extra)
-        # The initial population trains every birth; after it, each step of K births trains one.
-        births = N if N <= P else P + (N - P) * cfg.predictor.candidates
     if arm in ("pareto", "pareto_predictor"):
         cfg = cfg.replace("objectives", mode="pareto", cost="params")
     elif arm == "random":
         cfg = cfg.replace("evolution", algorithm="random")
+    births = cfg.predictor.births_for(args.trainings, cfg.evolution.population)
     cfg = cfg.replace("run", seed=seed, max_births=births).replace("final", top_k=0)
     return cfg.replace("dispatch", backend="process", workers=args.workers, lag=args.lag)
 

@@ -125,6 +125,16 @@ class PredictorConfig:
         check(self.refit_every >= 1, "predictor.refit_every", self.refit_every, ">= 1")
         check(self.min_train >= 2, "predictor.min_train", self.min_train, ">= 2")
 
+    @property
+    def step(self) -> int:
+        """Births per step once the first population is in: K proposals, one trains (1 when off)."""
+        return self.candidates if self.model else 1
+
+    def births_for(self, trainings: int, population: int) -> int:
+        """``run.max_births`` that buys ``trainings`` trained births: the first population
+        trains every birth, each later step of ``step`` births trains one."""
+        return trainings if trainings <= population else population + (trainings - population) * self.step
+
 
 # What a neural candidate's cost may be ([objectives] cost); the first is the default.
 NEURAL_COSTS = ("params", "flops", "latency", "latency_batch", "table_latency")

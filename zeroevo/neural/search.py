@@ -112,7 +112,7 @@ class NeuralSearch:
         self.failed = self.stopped = self.screened = 0
         # Screening (see zeroevo.neural.predictor): steps of K proposals, one of them trains.
         pc = config.predictor
-        self.K = pc.candidates if pc.model else 1
+        self.K = pc.step
         self.screener = Screener(pc, config.run.seed, config.objectives.mode == "pareto",
                                  self._static_cost()) if pc.model else None
         self.screener_restored = True  # False after load_snapshot: refit from the log in run()
