@@ -58,21 +58,31 @@ def test_pareto_choice_trains_the_child_that_extends_the_front():
     assert pareto_choice(np.array([0.5, 0.5]), np.array([3.0, 2.0]), []) == 1
 
 
-def test_a_pareto_screener_counts_costs_and_never_picks_a_child_that_cannot_build():
+def test_a_screener_ranks_children_as_the_tournament_would_and_never_picks_one_that_cannot_build():
     from types import SimpleNamespace
 
+    from zeroevo.core.config import Objectives
     from zeroevo.neural.config import PredictorConfig
 
     costs = {"a": 10 ** 1.5, "b": 10 ** 3.5, "c": float("inf")}  # c does not build
     children = [{"id": k} for k in costs]
     stub = SimpleNamespace(ready=True, predict=lambda genomes: np.array([0.75, 0.79, 0.99]))
-    pareto = Screener(PredictorConfig(model="ridge"), 0, pareto=True, cost_of=lambda g: costs[g["id"]])
-    pareto.trained = [({}, 0.5, 10.0), ({}, 0.7, 100.0), ({}, 0.8, 1000.0)]
-    pareto.fitness = stub
-    assert pareto.choose(children)[0] == 0          # extends the front; b is dominated by (0.8, 1000)
-    plain = Screener(PredictorConfig(model="ridge"), 0)
-    plain.fitness = stub
-    assert plain.choose(children)[0] == 2           # accuracy alone
+
+    def screener(**objectives) -> Screener:
+        s = Screener(PredictorConfig(model="ridge"), 0, Objectives(**objectives) if objectives else None,
+                     cost_of=lambda g: costs[g["id"]])
+        s.trained = [({}, 0.5, 10.0), ({}, 0.7, 100.0), ({}, 0.8, 1000.0)]
+        s.fitness = stub
+        return s
+
+    assert screener().choose(children)[0] == 2                       # accuracy alone
+    assert screener(mode="pareto").choose(children)[0] == 0          # extends the front; b is dominated
+    assert screener(mode="limit", limit=1000).choose(children)[0] == 0  # b is over the limit
+    assert screener(mode="limit", limit=1e4).choose(children)[0] == 1
+    # MnasNet's reward: 0.75 (31.6 / 1000) ** -0.07 = 0.955 beats 0.79 (3162 / 1000) ** -0.07 = 0.729;
+    # with a weight of -0.01 the trade goes the other way (0.776 against 0.781).
+    assert screener(mode="soft", target=1000, weight=-0.07).choose(children)[0] == 0
+    assert screener(mode="soft", target=1000, weight=-0.01).choose(children)[0] == 1
 
 
 @pytest.mark.parametrize("mode", ["accuracy", "pareto"])

@@ -101,17 +101,22 @@ def pareto_choice(fitness: np.ndarray, log_cost: np.ndarray, trained: list[tuple
 
 
 class Screener:
-    """Chooses which of a step's K children trains: the one predicted most accurate, or in a
-    Pareto search the one predicted to extend the front most (:func:`pareto_choice`, with
-    each child's exact cost from ``cost_of`` when it is countable, else a second surrogate's
-    log10 cost). Learns from every trained birth; refits every ``refit_every`` of them from
-    the ``min_train``-th on (``config``: a ``PredictorConfig``)."""
+    """Chooses which of a step's K children trains: the one that the search's tournament would
+    rank first by its predictions. By accuracy alone, the one predicted most accurate; under a
+    cost limit or MnasNet's soft reward (``objectives`` mode ``limit`` / ``soft``), the best
+    predicted objective value; in a Pareto search the one predicted to extend the front most
+    (:func:`pareto_choice`). A child's cost is exact from ``cost_of`` when it is countable
+    (params, FLOPs), else a second surrogate's log10 cost. Learns from every trained birth;
+    refits every ``refit_every`` of them from the ``min_train``-th on (``config``: a
+    ``PredictorConfig``; ``objectives``: an ``[objectives]`` section, None = accuracy)."""
 
-    def __init__(self, config: Any, seed: int, pareto: bool = False,
+    def __init__(self, config: Any, seed: int, objectives: Any = None,
                  cost_of: Callable[[dict], float] | None = None) -> None:
+        self.mode = objectives.mode if objectives is not None else "accuracy"
+        self.objectives = objectives
         self.fitness = Predictor(config.model, seed)
-        self.cost = Predictor(config.model, seed) if pareto and cost_of is None else None
-        self.pareto, self.cost_of = pareto, cost_of
+        self.cost = Predictor(config.model, seed) if self.mode != "accuracy" and cost_of is None else None
+        self.cost_of = cost_of
         self.min_train, self.refit_every = config.min_train, config.refit_every
         self.trained: list[tuple[dict, float, float]] = []  # (genome, fitness, cost; NaN unknown)
         self.fitted_on = 0                                  # how many of them the last fit saw
@@ -121,15 +126,22 @@ class Screener:
         if not self.fitness.ready:
             return 0, np.full(len(genomes), np.nan)
         predicted = self.fitness.predict(genomes)
-        if not self.pareto:
+        if self.mode == "accuracy":
             return int(np.argmax(predicted)), predicted  # the first of equals
         if self.cost_of is not None:
             log_cost = np.log10(np.maximum([self.cost_of(g) for g in genomes], 1.0))
         else:
             log_cost = self.cost.predict(genomes)
-        unbuildable = ~np.isfinite(log_cost)  # it would fail: never chosen for a front it cannot join
-        score = np.where(unbuildable, -np.inf, predicted)
-        return pareto_choice(score, np.where(unbuildable, 0.0, log_cost), self.trained), predicted
+        unbuildable = ~np.isfinite(log_cost)  # it would fail: never chosen
+        if self.mode == "pareto":
+            score = np.where(unbuildable, -np.inf, predicted)
+            return pareto_choice(score, np.where(unbuildable, 0.0, log_cost), self.trained), predicted
+        from zeroevo.core.objectives import MODES, objective_value
+
+        o = self.objectives
+        value = [objective_value(float(p), float(10.0 ** c), MODES.index(self.mode), o.limit, o.target, o.weight)
+                 for p, c in zip(predicted, np.where(unbuildable, 0.0, log_cost))]
+        return int(np.argmax(np.where(unbuildable, -np.inf, value))), predicted
 
     def learn(self, genome: dict, fitness: float, cost: float) -> None:
         """Add a trained birth; refit when it is due."""

@@ -113,8 +113,7 @@ class NeuralSearch:
         # Screening (see zeroevo.neural.predictor): steps of K proposals, one of them trains.
         pc = config.predictor
         self.K = pc.step
-        self.screener = Screener(pc, config.run.seed, config.objectives.mode == "pareto",
-                                 self._static_cost()) if pc.model else None
+        self.screener = Screener(pc, config.run.seed, config.objectives, self._static_cost()) if pc.model else None
         self.screener_restored = True  # False after load_snapshot: refit from the log in run()
         # One-shot evaluation (zeroevo.neural.oneshot): births are scored in this process.
         self.one_shot: Any = None
@@ -193,10 +192,10 @@ class NeuralSearch:
         self._report(wall0)
 
     def _static_cost(self) -> Callable[[dict], float] | None:
-        """A Pareto screen's exact cost of an encoded genome when the cost is countable
-        (params, FLOPs) without training; None: the screen predicts it."""
+        """A cost-aware screen's exact cost of an encoded genome when the cost is countable
+        (params, FLOPs) without training; None: the screen predicts it (or needs none)."""
         kind = self.config.objectives.effective_cost(NEURAL_COSTS[0])
-        if self.config.objectives.mode != "pareto" or kind not in ("params", "flops"):
+        if self.config.objectives.mode == "accuracy" or kind not in ("params", "flops"):
             return None
         from zeroevo.neural.evaluator import NeuralEvaluator
 
