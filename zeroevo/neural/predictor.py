@@ -112,10 +112,12 @@ class Screener:
 
     def __init__(self, config: Any, seed: int, objectives: Any = None,
                  cost_of: Callable[[dict], float] | None = None) -> None:
-        self.mode = objectives.mode if objectives is not None else "accuracy"
-        self.objectives = objectives
+        from zeroevo.core.config import Objectives
+
+        self.objectives = objectives if objectives is not None else Objectives()
         self.fitness = Predictor(config.model, seed)
-        self.cost = Predictor(config.model, seed) if self.mode != "accuracy" and cost_of is None else None
+        cost_aware = self.objectives.mode != "accuracy"
+        self.cost = Predictor(config.model, seed) if cost_aware and cost_of is None else None
         self.cost_of = cost_of
         self.min_train, self.refit_every = config.min_train, config.refit_every
         self.trained: list[tuple[dict, float, float]] = []  # (genome, fitness, cost; NaN unknown)
@@ -126,22 +128,22 @@ class Screener:
         if not self.fitness.ready:
             return 0, np.full(len(genomes), np.nan)
         predicted = self.fitness.predict(genomes)
-        if self.mode == "accuracy":
+        o = self.objectives
+        if o.mode == "accuracy":
             return int(np.argmax(predicted)), predicted  # the first of equals
         if self.cost_of is not None:
             log_cost = np.log10(np.maximum([self.cost_of(g) for g in genomes], 1.0))
         else:
             log_cost = self.cost.predict(genomes)
         unbuildable = ~np.isfinite(log_cost)  # it would fail: never chosen
-        if self.mode == "pareto":
-            score = np.where(unbuildable, -np.inf, predicted)
-            return pareto_choice(score, np.where(unbuildable, 0.0, log_cost), self.trained), predicted
-        from zeroevo.core.objectives import MODES, objective_value
+        score = np.where(unbuildable, -np.inf, predicted)
+        log_cost = np.where(unbuildable, 0.0, log_cost)
+        if o.mode == "pareto":
+            return pareto_choice(score, log_cost, self.trained), predicted
+        from zeroevo.core.objectives import MODES, tournament_winner  # limit / soft: as the tournament ranks
 
-        o = self.objectives
-        value = [objective_value(float(p), float(10.0 ** c), MODES.index(self.mode), o.limit, o.target, o.weight)
-                 for p, c in zip(predicted, np.where(unbuildable, 0.0, log_cost))]
-        return int(np.argmax(np.where(unbuildable, -np.inf, value))), predicted
+        return tournament_winner(score, 10.0 ** log_cost, range(len(genomes)), MODES.index(o.mode), o.limit,
+                                 o.target, o.weight), predicted
 
     def learn(self, genome: dict, fitness: float, cost: float) -> None:
         """Add a trained birth; refit when it is due."""
