@@ -65,3 +65,13 @@ def test_unknown_preset_and_missing_file():
 def test_bad_option_values_are_refused_without_traceback():
     proc = run_cli("evolve", "--max-births", "0")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--max-births" in proc.stderr
+
+
+def test_a_config_file_over_a_preset_changes_only_the_nested_fields_it_names(tmp_path):
+    from zeroevo.runs.configs import load
+    from zeroevo.runs.presets import load_preset, preset_data
+
+    cfg = tmp_path / "fullres.toml"
+    cfg.write_text('preset = "fashion-layers"\nkind = "neural"\n[space.options]\nconv_strides = [1]\n')
+    options = load(cfg, preset_data=preset_data).space.options
+    assert options == {**load_preset("fashion-layers").space.options, "conv_strides": [1]}

@@ -311,10 +311,13 @@ def read_json_config(path: str | Path, field_name: str) -> Any:
 
 
 def merge(base: dict, data: dict) -> dict:
-    """``data``'s sections laid over ``base``'s, field by field."""
+    """``data`` laid over ``base`` table by table, at every depth: a file that sets
+    ``[space.options] conv_strides = [1]`` over a preset changes that option and keeps the
+    preset's others (a one-level merge would silently drop them)."""
     merged = dict(base)
     for name, value in data.items():
-        merged[name] = {**merged.get(name, {}), **value} if isinstance(value, dict) else value
+        below = merged.get(name)
+        merged[name] = merge(below, value) if isinstance(value, dict) and isinstance(below, dict) else value
     return merged
 
 
