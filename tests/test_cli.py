@@ -75,3 +75,6 @@ def test_a_config_file_over_a_preset_changes_only_the_nested_fields_it_names(tmp
     cfg.write_text('preset = "fashion-layers"\nkind = "neural"\n[space.options]\nconv_strides = [1]\n')
     options = load(cfg, preset_data=preset_data).space.options
     assert options == {**load_preset("fashion-layers").space.options, "conv_strides": [1]}
+    other = tmp_path / "other.toml"
+    other.write_text('preset = "fashion-layers"\nkind = "neural"\n[space]\nname = "nasnet"\n[space.options]\nblocks = 2\n')
+    assert load(other, preset_data=preset_data).space.options == {"blocks": 2}
