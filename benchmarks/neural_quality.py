@@ -1,7 +1,7 @@
 """Does architecture search find networks worth having? Evolution vs random search vs hand design.
 
     PYTHONPATH=. python benchmarks/neural_quality.py [--seeds 1 2 3 4 5] [--births 60] [--png q.png]
-        [--arms regularized predictor random] [--space-option conv_strides='[1]']
+        [--arms regularized predictor random] [--set space.options.conv_strides='[1]']
 
 For each space (layers, NASNet cells) on Fashion-MNIST, runs regularized evolution
 (``regularized``), evolution screened by the preset's ridge predictor (``predictor``: each
@@ -15,9 +15,10 @@ U p-value of each evolution arm against random search, the winners' parameters a
 and two hand-designed networks of the size of the first arm's winners (a plain CNN and a
 small ResNet-style network) trained with the very same final-stage protocol and seeds.
 ``--png`` draws test accuracy against parameters: every final-stage candidate, the
-winners, and the hand-designed networks. ``--space-option KEY=JSON`` overrides one of the
-presets' space options in every arm (e.g. ``conv_strides='[1]'``: convs keep resolution and
-only pooling downsamples).
+winners, and the hand-designed networks. ``--set SECTION.FIELD=JSON`` overrides a config field of
+the presets in every arm, nested tables included (e.g. ``space.options.conv_strides='[1]'``:
+convs keep resolution and only pooling downsamples; ``objectives.mode='"limit"'`` with
+``objectives.cost='"flops"'`` and ``objectives.limit=15e6``: no candidate above 15 MFLOPs).
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from zeroevo.core.config import merge
 
 PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
 ARMS = {"regularized": "regularized evolution", "predictor": "evolution + ridge predictor",
@@ -107,16 +110,16 @@ _DATA: dict = {}
 
 
 def search(space: str, arm: str, seed: int, trainings: int, out: Path, top_k: int = 0,
-           space_options: dict | None = None) -> dict:
+           overrides: dict | None = None) -> dict:
     """One search of ``trainings`` trained births with its final stage (``top_k``
-    architectures, 0 = the preset's; ``space_options`` override the preset's); returns its
+    architectures, 0 = the preset's; ``overrides``: nested config data laid over the preset's); returns its
     final.json and wall seconds."""
     from zeroevo.runs.lifecycle import start_run
     from zeroevo.runs.presets import load_preset
 
     cfg = load_preset(PRESETS[space])
-    if space_options:
-        cfg = cfg.replace("space", options={**cfg.space.options, **space_options})
+    if overrides:
+        cfg = type(cfg).from_data(merge(cfg.to_dict(), overrides))
     if arm == "predictor":
         cfg = cfg.replace("predictor", model="ridge")
     cfg = cfg.replace("run", seed=seed, max_births=cfg.predictor.births_for(trainings, cfg.evolution.population))
@@ -140,20 +143,24 @@ def main() -> None:
     ap.add_argument("--baseline-seeds", type=int, default=3)
     ap.add_argument("--final-top", type=int, default=0,
                     help="architectures the final stage retrains (0 = the preset's top_k)")
-    ap.add_argument("--space-option", action="append", default=[], metavar="KEY=JSON",
-                    help="override a space option of the presets, e.g. conv_strides='[1]'")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=JSON",
+                    help="override a config field of the presets, e.g. space.options.conv_strides='[1]'")
     ap.add_argument("--png")
     ap.add_argument("--json", help="write every result here")
     args = ap.parse_args()
-    space_options = {}
-    for item in args.space_option:
-        key, sep, value = item.partition("=")
-        if not sep:
-            ap.error(f"--space-option {item!r} is not KEY=JSON")
+    overrides: dict = {}
+    for item in args.set:
+        path, sep, value = item.partition("=")
+        keys = path.split(".")
+        if not sep or len(keys) < 2 or not all(keys):
+            ap.error(f"--set {item!r} is not SECTION.FIELD=JSON")
         try:
-            space_options[key] = json.loads(value)
+            leaf = json.loads(value)
         except json.JSONDecodeError:
-            ap.error(f"--space-option {key}: {value!r} is not JSON (e.g. '[1]', '4', '\"conv\"')")
+            ap.error(f"--set {path}: {value!r} is not JSON (e.g. '[1]', '4', '\"flops\"')")
+        for key in reversed(keys):
+            leaf = {key: leaf}
+        overrides = merge(overrides, leaf)
     from concurrent.futures import ProcessPoolExecutor
 
     from zeroevo.runs.presets import load_preset
@@ -165,7 +172,7 @@ def main() -> None:
         for algorithm in args.arms:
             for seed in args.seeds:
                 r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}", args.final_top,
-                           space_options)
+                           overrides)
                 results.setdefault(space, {}).setdefault(algorithm, []).append(r)
                 won = r["final"]["candidates"][r["final"]["winner"]]
                 print(f"{space} {algorithm} seed {seed}: test {won['test_accuracy']:.4f} params {won['params']:,} "
@@ -186,7 +193,7 @@ def main() -> None:
                        f"{f'{f.train_subset:,}' if f.train_subset else 'all'} images"
                        for space in args.spaces for f in [load_preset(PRESETS[space]).final])
     print(f"\nFashion-MNIST, {args.births} trainings per search at the preset proxy, then the preset's final stage "
-          f"({stages}); seeds {args.seeds}; space options {space_options or 'as preset'}; "
+          f"({stages}); seeds {args.seeds}; overrides {overrides or 'none'}; "
           f"{hours:.2f} h wall on 2 cores")
     print("| space | method | test accuracy (mean +- std) | winner parameters (median) | winner MFLOPs (median) |")
     print("|---|---|---|---|---|")
