@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import multiprocessing
 import statistics
 import tempfile
 import time
@@ -186,7 +187,9 @@ def main() -> None:
         params = int(statistics.median(w["params"] for w in winners))
         jobs = [(kind, _width_for(kind, params), 7000 + s, fid) for kind in ("plain CNN", "small ResNet")
                 for s in range(args.baseline_seeds)]
-        with ProcessPoolExecutor(2) as pool:
+        # spawn, not fork: the searches above leave torch's thread pool running in this
+        # process, and a forked child inherits its locks held (it hung at 0% CPU once)
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
             baselines[space] = list(pool.map(train_baseline, jobs))
     hours = (time.time() - t_start) / 3600
     stages = "; ".join(f"{space}: top {args.final_top or f.top_k} retrained {f.epochs} epochs on "
