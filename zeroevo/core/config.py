@@ -313,7 +313,11 @@ def read_json_config(path: str | Path, field_name: str) -> Any:
 def merge(base: dict, data: dict) -> dict:
     """``data`` laid over ``base`` table by table, at every depth: a file that sets
     ``[space.options] conv_strides = [1]`` over a preset changes that option and keeps the
-    preset's others (a one-level merge would silently drop them)."""
+    preset's others (a one-level merge would silently drop them). A table that names another
+    thing than ``base``'s (``[space] name = "nasnet"`` over a layers preset) replaces it: the
+    base's fields belong to what it named."""
+    if data.get("name", base.get("name")) != base.get("name"):
+        return dict(data)
     merged = dict(base)
     for name, value in data.items():
         below = merged.get(name)

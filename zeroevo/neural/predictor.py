@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from zeroevo.core.config import Objectives
+
 DIMENSIONS = 512
 MODELS = ("ridge", "gbm")
 
@@ -112,8 +114,6 @@ class Screener:
 
     def __init__(self, config: Any, seed: int, objectives: Any = None,
                  cost_of: Callable[[dict], float] | None = None) -> None:
-        from zeroevo.core.config import Objectives
-
         self.objectives = objectives if objectives is not None else Objectives()
         self.fitness = Predictor(config.model, seed)
         cost_aware = self.objectives.mode != "accuracy"

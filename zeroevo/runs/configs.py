@@ -39,9 +39,4 @@ def load(path: str | Path, base: dict | None = None,
         if not isinstance(name, str):
             raise ConfigError(f"preset = {name!r} must be a preset name")
         base = preset_data(name)
-    base = base or {}
-    space, base_space = data.get("space"), base.get("space")
-    if isinstance(space, dict) and isinstance(base_space, dict) and space.get("name", base_space.get("name")) \
-            != base_space.get("name"):
-        base = {**base, "space": {}}  # another space: the preset's options belong to its own space
-    return from_dict(merge(base, data))
+    return from_dict(merge(base or {}, data))
