@@ -301,6 +301,7 @@ def test_ops_outside_the_space_are_refused() -> None:
     {"ops": ["conv", "rnn"]}, {"ops": []}, {"mutations": ["crossover"]}, {"dropout_rates": [1.0]},
     {"activations": ["swish"]}, {"conv_filters": [0]}, {"depth": 3}, {"initial_layers": 20},
     {"ops": ["conv", "dense"], "initial_ops": ["maxpool"]}, {"conv_block": "yes"},
+    {"reductions": -1}, {"reductions": 1.5},
 ])
 def test_bad_config_raises_config_error(config: dict) -> None:
     with pytest.raises(ConfigError):
@@ -328,3 +329,35 @@ def test_initial_ops_and_conv_blocks() -> None:
     assert [type(m) for m in block] == [torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.ReLU]
     assert block[0].bias is None
     assert isinstance(plain.build(genome, (1, 8, 8), 3).nodes[0], torch.nn.Conv2d)
+
+
+def test_reductions_fix_where_resolution_is_lost() -> None:
+    space = make_space("layers", {**SMALL, "reductions": 2, "conv_strides": [1], "pool_strides": [1]})
+    # Six layers, three stages: 0 0 1 1 2 2; layer 5 also reads the input and layer 1.
+    genome = LayerGenome((Conv(2), Conv(2, inputs=(0,)), Conv(2, inputs=(1,)), Conv(2, inputs=(2,)),
+                          Conv(2, inputs=(3,)), Conv(4, inputs=(-1, 1, 4))))
+    assert space.stages(genome) == (0, 0, 1, 1, 2, 2)
+    net = run_forward_backward(space, genome, (1, 28, 28))
+    sizes = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, k=k: sizes.__setitem__(k, o.shape[-1]))
+             for k, m in enumerate(net.nodes)]
+    net(torch.rand(1, *(1, 28, 28)))
+    for h in hooks:
+        h.remove()
+    ops = [node["op"] for node in net.spec["nodes"]]
+    convs = [sizes[k] for k, op in enumerate(ops) if op == "conv"]
+    assert convs == [28, 28, 14, 14, 7, 7]
+    # One pool per stage boundary crossed, shared where paths overlap: 1 -> stage 1 (read by
+    # layer 2, reused on 1's way to stage 2), 1 -> 2, 3 -> 2, and the input's two.
+    assert ops.count("maxpool") == 5
+    assert "[stage 2]" in space.render(genome).splitlines()[5]
+    # A genome too short for every stage gets the stages it has, and still builds.
+    assert space.stages(LayerGenome((Conv(2), Conv(2, inputs=(0,))))) == (0, 1)
+    rng = np.random.default_rng(3)
+    g = space.random(rng)
+    for _ in range(300):
+        g, _ = space.mutate(g, rng)
+        space.build(g, (1, 12, 12), 3).eval()(torch.rand(1, 1, 12, 12))
+    assert make_space("layers", SMALL).stages(genome) == (0,) * 6  # the default: as before
+    with pytest.raises(ConfigError, match="reductions"):
+        space.build_supernet((1, 28, 28), 10)

@@ -17,6 +17,7 @@ from zeroevo.core.errors import ConfigError, GenomeError
 from zeroevo.spaces.layers import codec, mutators
 from zeroevo.spaces.layers.genome import (
     LAYER_TYPES,
+    NETWORK_INPUT,
     OPS,
     Layer,
     LayerGenome,
@@ -72,6 +73,14 @@ class LayerSpace:
     ``conv_block`` makes every conv a conv-BN-ReLU block (Real et al. 2017 apply batch norm
     and ReLU at every vertex; a bare conv chain is linear), and the remaining tuples list
     the choices of each hyperparameter (kernels must be odd).
+
+    ``reductions`` fixes where resolution is lost instead of leaving it to search (NASNet's
+    skeleton of normal and reduction cells): a genome of ``n`` layers is cut into
+    ``reductions + 1`` stages, layer ``i`` in stage ``i * (reductions + 1) // n``, and every
+    stage works at half the resolution of the one before (a 3x3/2 max pool the space inserts
+    on each path into a later stage). With the strides set to ``[1]`` search then chooses
+    what happens at each resolution, not where it is lost; a proxy of few epochs on few
+    images otherwise rewards early downsampling (``benchmarks/neural_quality.py``).
     """
 
     min_layers: int = 1
@@ -90,6 +99,7 @@ class LayerSpace:
     mutations: tuple[str, ...] = mutators.MUTATIONS
     initial_ops: tuple[str, ...] = ()
     conv_block: bool = False
+    reductions: int = 0
     name: ClassVar[str] = "layers"
 
     def __post_init__(self) -> None:
@@ -108,6 +118,8 @@ class LayerSpace:
             self._check_names("initial_ops", self.ops)
         if not isinstance(self.conv_block, bool):
             _fail("conv_block", self.conv_block, "true or false")
+        if not _is_int(self.reductions) or self.reductions < 0:
+            _fail("reductions", self.reductions, "an integer >= 0")
         self._check_names("mutations", mutators.MUTATIONS)
         self._check_names("activations", ACTIVATION_NAMES)
         for key in ("conv_filters", "conv_kernels", "conv_strides", "pool_kernels",
@@ -217,8 +229,11 @@ class LayerSpace:
         return codec.decode(data, self)
 
     def render(self, genome: LayerGenome) -> str:
-        """One line per layer with its inputs, then the head."""
-        return render(genome)
+        """One line per layer with its inputs (and its stage with ``reductions``), then the head."""
+        lines = render(genome).split("\n")
+        if self.reductions:
+            lines[:-1] = [f"{line}  [stage {s}]" for line, s in zip(lines, self.stages(genome))]
+        return "\n".join(lines)
 
     def validate(self, genome: LayerGenome) -> LayerGenome:
         """``genome`` in canonical form if it belongs to this space, else ``GenomeError``."""
@@ -227,18 +242,36 @@ class LayerSpace:
         return codec.decode(codec.encode(genome), self)
 
     # -- building --------------------------------------------------------------------------
+    def stages(self, genome: LayerGenome) -> tuple[int, ...]:
+        """The stage of each layer of ``genome`` (all 0 unless ``reductions`` is set)."""
+        n = len(genome)
+        return tuple(i * (self.reductions + 1) // n for i in range(n))
+
     def describe(
         self, genome: LayerGenome, input_shape: tuple[int, int, int], num_classes: int,
         width: float = 1.0,
     ) -> dict:
         """The plain-data network description ``torch_layers.build_network`` builds.
 
-        ``width`` scales conv filters and dense units (at least one each). The genome is
+        ``width`` scales conv filters and dense units (at least one each); with
+        ``reductions``, max-pool nodes bring each input down to its reader's stage. The genome is
         validated first (``GenomeError``), as are the shape and class count (``ConfigError``).
         """
         genome = self.validate(genome)
         shape = _build_shape(input_shape, num_classes, width)
-        nodes = []
+        stage = self.stages(genome)
+        nodes: list[dict] = []
+        at: dict[tuple[int, int], int] = {}  # (genome source, stage) -> its description index
+
+        def source(j: int, s: int) -> int:
+            """The description index of genome source ``j`` brought down to stage ``s``."""
+            if (j, s) not in at:
+                if s == (0 if j == NETWORK_INPUT else stage[j]):
+                    return at.setdefault((j, s), j if j == NETWORK_INPUT else at[(j, stage[j])])
+                nodes.append({"op": "maxpool", "kernel": 3, "stride": 2, "inputs": [source(j, s - 1)]})
+                at[(j, s)] = len(nodes) - 1
+            return at[(j, s)]
+
         for i, layer in enumerate(genome.layers):
             node = {"op": layer.op, **{k: v for k, v in codec.params_json(layer).items()}}
             if self.conv_block and layer.op == "conv":
@@ -246,13 +279,14 @@ class LayerSpace:
             for key in ("filters", "units"):
                 if key in node:
                     node[key] = max(1, int(round(node[key] * width)))
-            node["inputs"] = list(genome.sources(i))
+            node["inputs"] = [source(j, stage[i]) for j in genome.sources(i)]
             nodes.append(node)
+            at[(i, stage[i])] = len(nodes) - 1
         return {
             "input_shape": [int(s) for s in shape],
             "num_classes": int(num_classes),
             "nodes": nodes,
-            "outputs": list(genome.outputs()),
+            "outputs": [at[(i, stage[i])] for i in genome.outputs()],
         }
 
     def build(
@@ -278,6 +312,9 @@ class LayerSpace:
         """
         from zeroevo.primitives.neural.supernet_layers import LayerSupernet
 
+        if self.reductions:
+            raise ConfigError("layers space: one-shot evaluation needs reductions = 0 (the supernet's "
+                              "positions have no fixed stages); allowed: reductions = 0 with strategy one_shot")
         shape = _build_shape(input_shape, num_classes, width)
         choices = {key: getattr(self, key) for key in (
             "conv_filters", "conv_kernels", "conv_strides", "pool_kernels", "pool_strides",
