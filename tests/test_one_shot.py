@@ -99,6 +99,9 @@ def test_what_one_shot_cannot_do_is_refused_in_one_line():
     with pytest.raises(ConfigError, match="has none"):
         from zeroevo.neural.search import NeuralSearch
         NeuralSearch(load_preset("fashion-hierarchical").replace("evaluation", strategy="one_shot"))
+    staged = one_shot("layers").replace("space", options={**one_shot("layers").space.options, "reductions": 2})
+    with pytest.raises(ConfigError, match="reductions = 0"):
+        NeuralSearch(staged)
     with pytest.raises(ConfigError, match="evaluation.hurdles"):
         one_shot().replace("evaluation", hurdles=True)
     with pytest.raises(ConfigError, match="evaluation.strategy"):

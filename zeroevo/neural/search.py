@@ -120,6 +120,10 @@ class NeuralSearch:
         if config.evaluation.strategy == "one_shot" and not callable(getattr(self.space, "build_supernet", None)):
             raise ConfigError(f"evaluation.strategy = 'one_shot' needs a space with a supernet; "
                               f"{config.space.name!r} has none (allowed: layers, nasnet)")
+        if config.evaluation.strategy == "one_shot" and getattr(self.space, "reductions", 0):
+            # Refused here, before the run folder exists, rather than when the supernet is built.
+            raise ConfigError("evaluation.strategy = 'one_shot' needs space.options.reductions = 0 (the "
+                              "supernet's positions have no fixed stages); allowed: reductions = 0 or strategy 'train'")
 
     # ---- proposing --------------------------------------------------------------------
     def _hurdles(self) -> tuple[float, ...]:
