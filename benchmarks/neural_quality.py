@@ -3,7 +3,7 @@
     PYTHONPATH=. python benchmarks/neural_quality.py [--seeds 1 2 3 4 5] [--births 60] [--png q.png]
         [--arms regularized predictor random] [--set space.options.conv_strides='[1]']
 
-For each space (layers, NASNet cells) on Fashion-MNIST, runs regularized evolution
+For each space (``layers``, ``layers-staged``: the fashion-layers-staged preset, ``nasnet``) on Fashion-MNIST, runs regularized evolution
 (``regularized``), evolution screened by the preset's ridge predictor (``predictor``: each
 step proposes ``predictor.candidates`` children and trains the one predicted best; screened
 children cost no training) and random search on the same budget (``--births`` trainings at
@@ -35,7 +35,7 @@ import numpy as np
 
 from zeroevo.core.config import merge
 
-PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
+PRESETS = {"layers": "fashion-layers", "layers-staged": "fashion-layers-staged", "nasnet": "fashion-nasnet"}
 ARMS = {"regularized": "regularized evolution", "predictor": "evolution + ridge predictor",
         "random": "random search"}
 
@@ -136,7 +136,7 @@ def search(space: str, arm: str, seed: int, trainings: int, out: Path, top_k: in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--spaces", nargs="+", default=["layers", "nasnet"])
+    ap.add_argument("--spaces", nargs="+", default=["layers", "nasnet"], choices=list(PRESETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--births", type=int, default=60, help="trainings per search (screened births not counted)")
     ap.add_argument("--arms", nargs="+", default=["regularized", "random"], choices=list(ARMS),

@@ -361,3 +361,19 @@ def test_reductions_fix_where_resolution_is_lost() -> None:
     assert make_space("layers", SMALL).stages(genome) == (0,) * 6  # the default: as before
     with pytest.raises(ConfigError, match="reductions"):
         space.build_supernet((1, 28, 28), 10)
+
+
+def test_the_staged_preset_is_fashion_layers_with_the_measured_changes() -> None:
+    from zeroevo.runs.presets import load_preset
+
+    plain, staged = load_preset("fashion-layers").to_dict(), load_preset("fashion-layers-staged").to_dict()
+    changed = {k for k in plain if plain[k] != staged[k]}
+    assert changed == {"preset", "space", "objectives", "predictor", "run"}
+    assert staged["space"]["options"] == {**plain["space"]["options"], "reductions": 2, "conv_strides": [1],
+                                          "pool_strides": [1], "min_layers": 3}
+    space = make_space("layers", staged["space"]["options"])
+    rng = np.random.default_rng(0)
+    g = space.random(rng)
+    for _ in range(200):  # resolution is the space's to change, never a layer's
+        g, _ = space.mutate(g, rng)
+        assert all(getattr(layer, "stride", 1) == 1 for layer in g.layers)
