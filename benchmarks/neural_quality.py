@@ -3,22 +3,23 @@
     PYTHONPATH=. python benchmarks/neural_quality.py [--seeds 1 2 3 4 5] [--births 60] [--png q.png]
         [--arms regularized predictor random] [--set space.options.conv_strides='[1]']
 
-For each space (``layers``, ``layers-staged``: the fashion-layers-staged preset, ``nasnet``) on Fashion-MNIST, runs regularized evolution
-(``regularized``), evolution screened by the preset's ridge predictor (``predictor``: each
-step proposes ``predictor.candidates`` children and trains the one predicted best; screened
-children cost no training) and random search on the same budget (``--births`` trainings at
-the preset's proxy fidelity, then the preset's final stage: its top distinct architectures
-retrained at its epochs and training images, and the winner, chosen on held-out training
-images, measured on the test split), over ``--seeds`` seeds, two worker processes. It
-prints the final-stage test accuracy of the winners (mean +- std), a two-sided Mann-Whitney
-U p-value of each evolution arm against random search, the winners' parameters and FLOPs,
-and two hand-designed networks of the size of the first arm's winners (a plain CNN and a
-small ResNet-style network) trained with the very same final-stage protocol and seeds.
-``--png`` draws test accuracy against parameters: every final-stage candidate, the
-winners, and the hand-designed networks. ``--set SECTION.FIELD=JSON`` overrides a config field of
-the presets in every arm, nested tables included (e.g. ``space.options.conv_strides='[1]'``:
-convs keep resolution and only pooling downsamples; ``objectives.mode='"limit"'`` with
-``objectives.cost='"flops"'`` and ``objectives.limit=15e6``: no candidate above 15 MFLOPs).
+For each space (``layers``, ``layers-staged``: the fashion-layers-staged preset, ``nasnet``)
+on Fashion-MNIST, runs regularized evolution (``regularized``), evolution screened by the
+preset's ridge predictor (``predictor``: each step proposes ``predictor.candidates``
+children and trains the one predicted best; screened children cost no training) and random
+search on the same budget (``--births`` trainings at the preset's proxy fidelity, then the
+preset's final stage: its top distinct architectures retrained at its epochs and training
+images, and the winner, chosen on held-out training images, measured on the test split),
+over ``--seeds`` seeds, two worker processes. It prints the final-stage test accuracy of the
+winners (mean +- std), a two-sided Mann-Whitney U p-value of each evolution arm against
+random search, the winners' parameters and FLOPs, and two hand-designed networks of the size
+of the first arm's winners (a plain CNN and a small ResNet-style network) trained with the
+very same final-stage protocol and seeds. ``--png`` draws test accuracy against parameters:
+every final-stage candidate, the winners, and the hand-designed networks. ``--set
+SECTION.FIELD=JSON`` overrides a config field of the presets in every arm, nested tables
+included (e.g. ``space.options.conv_strides='[1]'``: convs keep resolution and only pooling
+downsamples; ``objectives.mode='"limit"'`` with ``objectives.cost='"flops"'`` and
+``objectives.limit=15e6``: no candidate above 15 MFLOPs).
 """
 from __future__ import annotations
 

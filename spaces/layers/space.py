@@ -261,13 +261,12 @@ class LayerSpace:
         shape = _build_shape(input_shape, num_classes, width)
         stage = self.stages(genome)
         nodes: list[dict] = []
-        at: dict[tuple[int, int], int] = {}  # (genome source, stage) -> its description index
+        # (genome source, stage) -> its description index; a layer enters at its own stage
+        at: dict[tuple[int, int], int] = {(NETWORK_INPUT, 0): NETWORK_INPUT}
 
         def source(j: int, s: int) -> int:
             """The description index of genome source ``j`` brought down to stage ``s``."""
-            if (j, s) not in at:
-                if s == (0 if j == NETWORK_INPUT else stage[j]):
-                    return at.setdefault((j, s), j if j == NETWORK_INPUT else at[(j, stage[j])])
+            if (j, s) not in at:  # one pool below the stage above, shared by every reader
                 nodes.append({"op": "maxpool", "kernel": 3, "stride": 2, "inputs": [source(j, s - 1)]})
                 at[(j, s)] = len(nodes) - 1
             return at[(j, s)]
