@@ -122,8 +122,8 @@ def search(space: str, arm: str, seed: int, trainings: int, out: Path, top_k: in
     cfg = load_preset(PRESETS[space])
     if overrides:
         cfg = type(cfg).from_data(merge(cfg.to_dict(), overrides))
-    if arm == "predictor":
-        cfg = cfg.replace("predictor", model="ridge")
+    # Only the predictor arm screens children, whatever the preset says (fashion-layers-staged has one)
+    cfg = cfg.replace("predictor", model="ridge" if arm == "predictor" else "")
     cfg = cfg.replace("run", seed=seed, max_births=cfg.predictor.births_for(trainings, cfg.evolution.population))
     if top_k:
         cfg = cfg.replace("final", top_k=top_k)
