@@ -297,6 +297,13 @@ class LayerSpace:
 
         return build_network(self.describe(genome, input_shape, num_classes, width))
 
+    def check_supernet(self) -> None:
+        """``ConfigError`` if this space has no supernet (a staged space: positions have no
+        fixed stage); cheap, so a run checks it before its folder exists."""
+        if self.reductions:
+            raise ConfigError("evaluation.strategy = 'one_shot' needs space.options.reductions = 0 (the "
+                              "supernet's positions have no fixed stages); allowed: reductions = 0 or strategy 'train'")
+
     def build_supernet(
         self, input_shape: tuple[int, int, int], num_classes: int, width: float = 1.0,
     ) -> Any:
@@ -311,9 +318,7 @@ class LayerSpace:
         """
         from zeroevo.primitives.neural.supernet_layers import LayerSupernet
 
-        if self.reductions:
-            raise ConfigError("layers space: one-shot evaluation needs reductions = 0 (the supernet's "
-                              "positions have no fixed stages); allowed: reductions = 0 with strategy one_shot")
+        self.check_supernet()
         shape = _build_shape(input_shape, num_classes, width)
         choices = {key: getattr(self, key) for key in (
             "conv_filters", "conv_kernels", "conv_strides", "pool_kernels", "pool_strides",

@@ -120,10 +120,8 @@ class NeuralSearch:
         if config.evaluation.strategy == "one_shot" and not callable(getattr(self.space, "build_supernet", None)):
             raise ConfigError(f"evaluation.strategy = 'one_shot' needs a space with a supernet; "
                               f"{config.space.name!r} has none (allowed: layers, nasnet)")
-        if config.evaluation.strategy == "one_shot" and getattr(self.space, "reductions", 0):
-            # Refused here, before the run folder exists, rather than when the supernet is built.
-            raise ConfigError("evaluation.strategy = 'one_shot' needs space.options.reductions = 0 (the "
-                              "supernet's positions have no fixed stages); allowed: reductions = 0 or strategy 'train'")
+        if config.evaluation.strategy == "one_shot":  # a space's own refusal, before the run folder exists
+            getattr(self.space, "check_supernet", lambda: None)()
 
     # ---- proposing --------------------------------------------------------------------
     def _hurdles(self) -> tuple[float, ...]:
