@@ -203,8 +203,9 @@ PRESETS: dict[str, tuple[str, dict]] = {
                                                      "filters": 8}},
             "data": {"dataset": "fashion_mnist"},
             # This proxy does not rank cells (Spearman -0.14 against the final stage over 30 random
-            # ones; 2 epochs or 2k images no better, benchmarks/proxy_rank.py), and there is little to
-            # rank: those 30 all reach 0.80-0.84 at the final stage. On a CPU it is a smoke test.
+            # ones; 2 epochs or 2k images no better, benchmarks/proxy_rank.py; 2 epochs on 4k images,
+            # a third of the final stage's cost, 0.48), and there is little to rank: those 30 all reach
+            # 0.80-0.84 at the final stage. On a CPU it is a smoke test.
             "fidelity": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 64,
                          "lr": 0.05},
             "limits": {"max_params": 2_000_000, "max_seconds": 180.0},
