@@ -29,9 +29,8 @@ import subprocess
 import sys
 import threading
 
+from benchmarks.proxy_rank import PRESETS
 from zeroevo.runs.presets import load_preset
-
-PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
 
 
 class Utilisation:
@@ -71,9 +70,7 @@ def measure(cfg, gpu: str | None) -> dict:
     from zeroevo.neural.search import NeuralSearch
 
     commits: list[tuple[int, float]] = []
-    util = Utilisation(gpu) if gpu is not None else None
-    if util:
-        util.start()
+    util = Utilisation(gpu).start() if gpu is not None else None
     try:
         result = NeuralSearch(cfg, progress=lambda p: commits.append((p.births, p.wall_seconds))).run()
     finally:
