@@ -6,11 +6,14 @@ print one ``error:`` line and exit with status 2; a traceback is a bug.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 
 import click
 
@@ -31,15 +34,27 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-def _stop_on_signals() -> None:
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
     """Make SIGTERM, and a SIGINT the launching shell set to ignored, stop like Ctrl-C.
 
     A job started with ``&`` from a script inherits SIGINT ignored, so ``kill -INT`` would do
     nothing; SIGTERM (``kill``, a batch scheduler's stop) would kill the process without the
-    clean stop. Both still leave a resumable run, but silently ignoring a stop is a bug."""
+    clean stop. Both still leave a resumable run, but silently ignoring a stop is a bug. The
+    old handlers come back on exit, so a caller that invokes the command in-process (click's
+    test runner, a notebook) keeps its own."""
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, _raise_terminated)
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    if old[signal.SIGINT] is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _interrupted(exc: BaseException | None) -> None:
@@ -57,16 +72,16 @@ class _Group(click.Group):
 
     def main(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - click's signature
         """Run the command line; click's usage errors become one line, not a usage block."""
-        _stop_on_signals()
-        try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
-        except click.UsageError as exc:
-            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-            _fail(exc.format_message().splitlines()[0] + hint)
-        except click.ClickException as exc:
-            _fail(exc.format_message())
-        except click.Abort as exc:  # click's own wrapper of a KeyboardInterrupt
-            _interrupted(exc.__cause__)
+        with _stop_on_signals():
+            try:
+                code = super().main(*args, standalone_mode=False, **kwargs)
+            except click.UsageError as exc:
+                hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+                _fail(exc.format_message().splitlines()[0] + hint)
+            except click.ClickException as exc:
+                _fail(exc.format_message())
+            except click.Abort as exc:  # click's own wrapper of a KeyboardInterrupt
+                _interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
