@@ -6,6 +6,7 @@ never with a traceback and never with a silent change of the log.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -170,6 +171,41 @@ def test_kill_9_in_the_middle_then_resume_equals_straight(tmp_path, straight):
     proc.wait()
     resume_run(run, max_births=9000).run()
     assert _rows(run) == straight and verify(run).ok
+
+
+@pytest.mark.slow
+def test_workers_of_a_killed_run_exit_even_inside_a_long_island_epoch(tmp_path):
+    """An island epoch is one numba call that can last minutes; the kernel releases the GIL,
+    so a worker's watchdog thread sees that its parent died and exits within seconds, instead
+    of burning a core to the epoch's end (and competing with the run's own resume)."""
+    psutil = pytest.importorskip("psutil")
+    toml = tmp_path / "c.toml"
+    toml.write_text('preset = "demo"\n[run]\nsufficient_fitness = 0.0\n[evolution]\n'
+                    'max_train_steps = 1e13\n[dispatch]\nmigrate_every = 3000000\n')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zeroevo.cli", "evolve", "--config", str(toml), "--islands", "2",
+         "--workers", "2", "--max-births", "100000000", "--quiet", "--out", str(tmp_path / "r")],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list = []
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:  # both inside their epoch
+            workers = [c for c in psutil.Process(proc.pid).children()  # not the resource tracker
+                       if "spawn_main" in " ".join(c.cmdline())]
+            if len(workers) == 2 and all(w.cpu_times().user > 2.0 for w in workers):
+                break
+            time.sleep(0.1)
+        assert len(workers) == 2 and proc.poll() is None, "the workers never got busy"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=10)  # the epoch itself runs > 30 s
+        assert alive == []
+    finally:
+        proc.kill()
+        for w in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                w.kill()
 
 
 # ---- config integrity --------------------------------------------------------------------

@@ -80,7 +80,7 @@ def copy_program(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, ins_from:
             copy_row(ins[c], data[c], k, ins_from[c], data_from[c], k)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # lets a worker's watchdog thread exit it if the parent dies
 def run_chunk(pop_ins, pop_data, pop_sizes, pop_fit, pop_birth, pop_cost, ocfg,
               allowed, n_allowed, bounds, mem, mutations, mutate_prob, tournament_size,
               init_random, random_search, tmpl_ins, tmpl_data, tmpl_sizes,
