@@ -2,7 +2,9 @@
 
 User mistakes (a bad config field or flag, an unknown preset, a corrupt or busy run
 directory, a malformed genome) and the machine's refusals (an unwritable path, a full disk)
-print one ``error:`` line and exit with status 2; a traceback is a bug.
+print one ``error:`` line and exit with status 2; a traceback is a bug. A stop by signal
+(Ctrl-C, ``kill``, also of a whole process group) prints ``interrupted`` or ``terminated``
+and exits with 128 + the signal's number, leaving a run that verifies and resumes.
 """
 from __future__ import annotations
 
