@@ -19,6 +19,14 @@ def run_cli(*args: str, timeout: float = 600, cwd: str | Path | None = None,
                           text=True, timeout=timeout, cwd=cwd or ROOT, env=full_env)
 
 
+def start_cli(*args: str, **popen) -> subprocess.Popen:
+    """Start ``zeroevo ARGS`` from this checkout without waiting (to signal or kill it);
+    output is discarded unless ``popen`` says otherwise."""
+    popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}
+    return subprocess.Popen([sys.executable, "-m", "zeroevo.cli", *args], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, **popen)
+
+
 @pytest.fixture
 def small_demo():
     """The demo preset shrunk to run in a second: P=50, 2 restarts' worth of small budget."""

@@ -15,9 +15,10 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, start_cli
 from zeroevo.core.errors import ConfigError, RunDirError
 from zeroevo.runs.birthlog import read_log
 from zeroevo.runs.lifecycle import resume_run, start_run
@@ -178,15 +179,11 @@ def test_workers_of_a_killed_run_exit_even_inside_a_long_island_epoch(tmp_path):
     """An island epoch is one numba call that can last minutes; the kernel releases the GIL,
     so a worker's watchdog thread sees that its parent died and exits within seconds, instead
     of burning a core to the epoch's end (and competing with the run's own resume)."""
-    psutil = pytest.importorskip("psutil")
     toml = tmp_path / "c.toml"
     toml.write_text('preset = "demo"\n[run]\nsufficient_fitness = 0.0\n[evolution]\n'
                     'max_train_steps = 1e13\n[dispatch]\nmigrate_every = 3000000\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zeroevo.cli", "evolve", "--config", str(toml), "--islands", "2",
-         "--workers", "2", "--max-births", "100000000", "--quiet", "--out", str(tmp_path / "r")],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_cli("evolve", "--config", str(toml), "--islands", "2", "--workers", "2",
+                     "--max-births", "100000000", "--quiet", "--out", str(tmp_path / "r"))
     workers: list = []
     try:
         deadline = time.monotonic() + 180
@@ -199,7 +196,7 @@ def test_workers_of_a_killed_run_exit_even_inside_a_long_island_epoch(tmp_path):
         assert len(workers) == 2 and proc.poll() is None, "the workers never got busy"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        gone, alive = psutil.wait_procs(workers, timeout=10)  # the epoch itself runs > 30 s
+        _, alive = psutil.wait_procs(workers, timeout=10)  # the epoch itself runs > 30 s
         assert alive == []
     finally:
         proc.kill()

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli, start_cli
 from zeroevo.core.errors import RunDirError
 from zeroevo.runs.birthlog import read_log, segment_paths
 from zeroevo.runs.lifecycle import resume_run, start_run
@@ -128,12 +126,10 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
     assert run_cli("evolve", "--config", str(toml), "--max-births", births, "--out",
                    str(tmp_path / "straight"), "--quiet").returncode == 0
     run = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rng = random.Random(4)
     args = ["evolve", "--config", str(toml), "--max-births", births, "--out", str(run), "--quiet"]
     for attempt in range(4):
-        proc = subprocess.Popen([sys.executable, "-m", "zeroevo.cli", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = start_cli(*args)
         # Kill at random moments of the run, not of its start-up: on a loaded machine the
         # first process may not have made its folder within the random delay.
         deadline = time.monotonic() + 120
@@ -160,11 +156,9 @@ def test_kill_and_ignored_ctrl_c_stop_cleanly_then_resume(tmp_path):
     assert run_cli("evolve", *common, "--out", str(tmp_path / "straight")).returncode == 0
     for sig, workers in ((signal.SIGTERM, "2"), (signal.SIGINT, "1")):
         run = tmp_path / f"stopped-{workers}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "zeroevo.cli", "evolve", *common, "--workers", workers, "--out", str(run)],
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as `&` in a script
+        proc = start_cli("evolve", *common, "--workers", workers, "--out", str(run),
+                         stderr=subprocess.PIPE, text=True,  # SIGINT ignored, as `&` in a script
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         deadline = time.monotonic() + 120
         while not list(run.glob("log/births-*")) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
