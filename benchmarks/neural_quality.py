@@ -14,7 +14,9 @@ over ``--seeds`` seeds, two worker processes. It prints the final-stage test acc
 winners (mean +- std), a two-sided Mann-Whitney U p-value of each evolution arm against
 random search, the winners' parameters and FLOPs, and two hand-designed networks of the size
 of the first arm's winners (a plain CNN and a small ResNet-style network) trained with the
-very same final-stage protocol and seeds. ``--png`` draws test accuracy against parameters:
+very same final-stage protocol and seeds (``--widths-up N``: also N widths wider, so hand design
+gets more parameters than the winners). ``--reuse JSON`` takes the searches from an earlier
+``--json`` instead of running them (hand-designed networks only). ``--png`` draws test accuracy against parameters:
 every final-stage candidate, the winners, and the hand-designed networks. ``--set
 SECTION.FIELD=JSON`` overrides a config field of the presets in every arm, nested tables
 included (e.g. ``space.options.conv_strides='[1]'``: convs keep resolution and only pooling
@@ -143,6 +145,9 @@ def main() -> None:
     ap.add_argument("--arms", nargs="+", default=["regularized", "random"], choices=list(ARMS),
                     help="search methods; hand-designed networks are sized like the first arm's winners")
     ap.add_argument("--baseline-seeds", type=int, default=3)
+    ap.add_argument("--widths-up", type=int, default=0,
+                    help="also train each hand-designed network this many widths wider than the matched one")
+    ap.add_argument("--reuse", metavar="JSON", help="searches from an earlier --json run instead of new ones")
     ap.add_argument("--final-top", type=int, default=0,
                     help="architectures the final stage retrains (0 = the preset's top_k)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=JSON",
@@ -169,10 +174,14 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="zeroevo-quality-"))
     results: dict = {}
+    if args.reuse:  # the searches, with the budget and seeds they ran at
+        reused = json.loads(Path(args.reuse).read_text())
+        results = reused["results"]
+        args.births, args.seeds = reused.get("births", args.births), reused.get("seeds", args.seeds)
     t_start = time.time()
     for space in args.spaces:
         for algorithm in args.arms:
-            for seed in args.seeds:
+            for seed in [] if args.reuse else args.seeds:
                 r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}", args.final_top,
                            overrides)
                 results.setdefault(space, {}).setdefault(algorithm, []).append(r)
@@ -186,8 +195,8 @@ def main() -> None:
                "train_subset": final.train_subset, "valid_subset": final.valid_subset}
         winners = [r["final"]["candidates"][r["final"]["winner"]] for r in results[space][args.arms[0]]]
         params = int(statistics.median(w["params"] for w in winners))
-        jobs = [(kind, _width_for(kind, params), 7000 + s, fid) for kind in ("plain CNN", "small ResNet")
-                for s in range(args.baseline_seeds)]
+        jobs = [(kind, _width_for(kind, params) + up, 7000 + s, fid) for kind in ("plain CNN", "small ResNet")
+                for up in range(args.widths_up + 1) for s in range(args.baseline_seeds)]
         # spawn, not fork: the searches above leave torch's thread pool running in this
         # process, and a forked child inherits its locks held (it hung at 0% CPU once)
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -198,7 +207,7 @@ def main() -> None:
                        for space in args.spaces for f in [load_preset(PRESETS[space]).final])
     print(f"\nFashion-MNIST, {args.births} trainings per search at the preset proxy, then the preset's final stage "
           f"({stages}); seeds {args.seeds}; overrides {overrides or 'none'}; "
-          f"{hours:.2f} h wall on 2 cores")
+          f"{hours:.2f} h wall on 2 cores{f' (searches reused from {args.reuse})' if args.reuse else ''}")
     print("| space | method | test accuracy (mean +- std) | winner parameters (median) | winner MFLOPs (median) |")
     print("|---|---|---|---|---|")
     for space in args.spaces:
@@ -209,8 +218,8 @@ def main() -> None:
             print(f"| {space} | {label} | {statistics.fmean(acc):.4f} +- {statistics.pstdev(acc):.4f} | "
                   f"{int(statistics.median(w['params'] for w in winners)):,} | "
                   f"{statistics.median(w['flops'] for w in winners) / 1e6:.1f} |")
-        for kind in ("plain CNN", "small ResNet"):
-            rows = [b for b in baselines[space] if b["kind"] == kind]
+        for kind, width in dict.fromkeys((b["kind"], b["width"]) for b in baselines[space]):
+            rows = [b for b in baselines[space] if (b["kind"], b["width"]) == (kind, width)]
             acc = [b["test_accuracy"] for b in rows]
             print(f"| {space} | {kind} (hand-designed, width {rows[0]['width']}) | {statistics.fmean(acc):.4f} +- "
                   f"{statistics.pstdev(acc):.4f} | {rows[0]['params']:,} | {rows[0]['flops'] / 1e6:.1f} |")
@@ -221,7 +230,8 @@ def main() -> None:
                 p = mann_whitney_p(accuracy[arm], accuracy["random"])
                 print(f"| {space} | {ARMS[arm]} vs random search: Mann-Whitney U p = {p:.3f} | | | |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": results, "baselines": baselines}, default=float))
+        Path(args.json).write_text(json.dumps({"results": results, "baselines": baselines, "births": args.births,
+                                               "seeds": args.seeds}, default=float))
     if args.png:
         plot(results, baselines, args.png)
         print(f"wrote {args.png}")
@@ -245,9 +255,10 @@ def plot(results: dict, baselines: dict, path: str) -> None:
             ax.scatter([w["params"] for w in wins], [w["test_accuracy"] for w in wins], s=70, color=color,
                        edgecolor="black", label=f"{algorithm} winners")
         for kind, marker in (("plain CNN", "*"), ("small ResNet", "P")):
-            rows = [b for b in baselines[space] if b["kind"] == kind]
-            ax.scatter([rows[0]["params"]], [np.mean([b["test_accuracy"] for b in rows])], marker=marker, s=220,
-                       color="tab:green", edgecolor="black", label=f"{kind} (hand-designed)")
+            widths = sorted({b["width"] for b in baselines[space] if b["kind"] == kind})
+            rows = [[b for b in baselines[space] if (b["kind"], b["width"]) == (kind, w)] for w in widths]
+            ax.scatter([r[0]["params"] for r in rows], [np.mean([b["test_accuracy"] for b in r]) for r in rows],
+                       marker=marker, s=220, color="tab:green", edgecolor="black", label=f"{kind} (hand-designed)")
         ax.set_xscale("log")
         ax.set_xlabel("parameters")
         ax.set_ylabel("test accuracy (final stage)")
