@@ -35,8 +35,8 @@ class DaskDispatcher(dispatch.DispatcherBase):
     """Runs requests on the Dask cluster at ``address``, or on a local cluster it owns.
 
     With no address it starts ``LocalCluster(n_workers=workers or cpu count,
-    threads_per_worker=1, processes=True, dashboard_address=None)`` on 127.0.0.1 and closes
-    it in :meth:`close` (or when garbage-collected). A task whose worker leaves is rerun
+    threads_per_worker=1, processes=True, dashboard_address=None)`` on 127.0.0.1, its HTTP
+    routes on a free port, and closes it in :meth:`close` (or when garbage-collected). A task whose worker leaves is rerun
     elsewhere by the scheduler (after ``distributed.scheduler.allowed-failures`` deaths the
     request gets a ``STATUS_FAILED`` result); one that raises is retried ``retries`` times.
     """
@@ -50,8 +50,11 @@ class DaskDispatcher(dispatch.DispatcherBase):
         self.token = uuid.uuid4().hex[:12]
         self.cluster = None
         if address is None:
+            # No dashboard, but the scheduler serves its HTTP routes anyway, on 8787 unless told
+            # otherwise: a free port, so a second run on the machine does not warn "port in use".
             self.cluster = LocalCluster(n_workers=int(workers or os.cpu_count() or 1), threads_per_worker=1,
                                         processes=True, dashboard_address=None, host="127.0.0.1",
+                                        scheduler_kwargs={"dashboard_address": ":0"},
                                         silence_logs=logging.ERROR)
         self.client = Client(self.cluster if address is None else address, set_as_default=False)
         self._futures: dict[int, Any] = {}
