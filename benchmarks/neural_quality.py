@@ -14,10 +14,11 @@ over ``--seeds`` seeds, two worker processes. It prints the final-stage test acc
 winners (mean +- std), a two-sided Mann-Whitney U p-value of each evolution arm against
 random search, the winners' parameters and FLOPs, and two hand-designed networks of the size
 of the first arm's winners (a plain CNN and a small ResNet-style network) trained with the
-very same final-stage protocol and seeds (``--widths-up N``: also N widths wider, so hand design
-gets more parameters than the winners). ``--reuse JSON`` takes the searches from an earlier
-``--json`` instead of running them (hand-designed networks only). ``--png`` draws test accuracy against parameters:
-every final-stage candidate, the winners, and the hand-designed networks. ``--set
+very same final-stage protocol and seeds (``--widths-up N``: also N widths wider, so hand
+design gets more parameters than the winners). ``--reuse JSON`` takes the searches from an
+earlier ``--json`` instead of running them, so only the hand-designed networks train.
+``--png`` draws test accuracy against parameters: every final-stage candidate, the winners,
+and the hand-designed networks. ``--set
 SECTION.FIELD=JSON`` overrides a config field of the presets in every arm, nested tables
 included (e.g. ``space.options.conv_strides='[1]'``: convs keep resolution and only pooling
 downsamples; ``objectives.mode='"limit"'`` with ``objectives.cost='"flops"'`` and
@@ -172,12 +173,20 @@ def main() -> None:
 
     from zeroevo.runs.presets import load_preset
 
-    tmp = Path(tempfile.mkdtemp(prefix="zeroevo-quality-"))
     results: dict = {}
     if args.reuse:  # the searches, with the budget and seeds they ran at
-        reused = json.loads(Path(args.reuse).read_text())
-        results = reused["results"]
+        try:
+            reused = json.loads(Path(args.reuse).read_text())
+        except (OSError, ValueError) as e:
+            ap.error(f"--reuse {args.reuse}: not a readable JSON file ({e})")
+        held = reused.get("results") if isinstance(reused, dict) else None
+        missing = [f"{space} {arm}" for space in args.spaces for arm in args.arms
+                   if not isinstance(held, dict) or not isinstance(held.get(space), dict) or arm not in held[space]]
+        if missing:
+            ap.error(f"--reuse {args.reuse}: no searches for {', '.join(missing)} there (write one with --json)")
+        results = {space: {arm: held[space][arm] for arm in args.arms} for space in args.spaces}
         args.births, args.seeds = reused.get("births", args.births), reused.get("seeds", args.seeds)
+    tmp = Path(tempfile.mkdtemp(prefix="zeroevo-quality-")) if not args.reuse else Path()
     t_start = time.time()
     for space in args.spaces:
         for algorithm in args.arms:
