@@ -186,17 +186,16 @@ def main() -> None:
             ap.error(f"--reuse {args.reuse}: no searches for {', '.join(missing)} there (write one with --json)")
         results = {space: {arm: held[space][arm] for arm in args.arms} for space in args.spaces}
         args.births, args.seeds = reused.get("births", args.births), reused.get("seeds", args.seeds)
-    tmp = Path(tempfile.mkdtemp(prefix="zeroevo-quality-")) if not args.reuse else Path()
     t_start = time.time()
-    for space in args.spaces:
-        for algorithm in args.arms:
-            for seed in [] if args.reuse else args.seeds:
-                r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}", args.final_top,
-                           overrides)
-                results.setdefault(space, {}).setdefault(algorithm, []).append(r)
-                won = r["final"]["candidates"][r["final"]["winner"]]
-                print(f"{space} {algorithm} seed {seed}: test {won['test_accuracy']:.4f} params {won['params']:,} "
-                      f"({r['wall']:.0f} s)", flush=True)
+    if not args.reuse:
+        tmp = Path(tempfile.mkdtemp(prefix="zeroevo-quality-"))
+        for space, algorithm, seed in itertools.product(args.spaces, args.arms, args.seeds):
+            r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}", args.final_top,
+                       overrides)
+            results.setdefault(space, {}).setdefault(algorithm, []).append(r)
+            won = r["final"]["candidates"][r["final"]["winner"]]
+            print(f"{space} {algorithm} seed {seed}: test {won['test_accuracy']:.4f} params {won['params']:,} "
+                  f"({r['wall']:.0f} s)", flush=True)
     baselines: dict = {}
     for space in args.spaces:
         final = load_preset(PRESETS[space]).final
@@ -227,10 +226,9 @@ def main() -> None:
             print(f"| {space} | {label} | {statistics.fmean(acc):.4f} +- {statistics.pstdev(acc):.4f} | "
                   f"{int(statistics.median(w['params'] for w in winners)):,} | "
                   f"{statistics.median(w['flops'] for w in winners) / 1e6:.1f} |")
-        for kind, width in dict.fromkeys((b["kind"], b["width"]) for b in baselines[space]):
-            rows = [b for b in baselines[space] if (b["kind"], b["width"]) == (kind, width)]
+        for (kind, width), rows in by_width(baselines[space]).items():
             acc = [b["test_accuracy"] for b in rows]
-            print(f"| {space} | {kind} (hand-designed, width {rows[0]['width']}) | {statistics.fmean(acc):.4f} +- "
+            print(f"| {space} | {kind} (hand-designed, width {width}) | {statistics.fmean(acc):.4f} +- "
                   f"{statistics.pstdev(acc):.4f} | {rows[0]['params']:,} | {rows[0]['flops'] / 1e6:.1f} |")
         accuracy = {arm: [r["final"]["candidates"][r["final"]["winner"]]["test_accuracy"] for r in results[space][arm]]
                     for arm in args.arms}
@@ -244,6 +242,14 @@ def main() -> None:
     if args.png:
         plot(results, baselines, args.png)
         print(f"wrote {args.png}")
+
+
+def by_width(baselines: list[dict]) -> dict[tuple[str, int], list[dict]]:
+    """Hand-designed trainings grouped by (kind, width), in the order they were trained."""
+    groups: dict[tuple[str, int], list[dict]] = {}
+    for b in baselines:
+        groups.setdefault((b["kind"], b["width"]), []).append(b)
+    return groups
 
 
 def plot(results: dict, baselines: dict, path: str) -> None:
@@ -264,8 +270,7 @@ def plot(results: dict, baselines: dict, path: str) -> None:
             ax.scatter([w["params"] for w in wins], [w["test_accuracy"] for w in wins], s=70, color=color,
                        edgecolor="black", label=f"{algorithm} winners")
         for kind, marker in (("plain CNN", "*"), ("small ResNet", "P")):
-            widths = sorted({b["width"] for b in baselines[space] if b["kind"] == kind})
-            rows = [[b for b in baselines[space] if (b["kind"], b["width"]) == (kind, w)] for w in widths]
+            rows = [r for (k, _), r in sorted(by_width(baselines[space]).items()) if k == kind]
             ax.scatter([r[0]["params"] for r in rows], [np.mean([b["test_accuracy"] for b in r]) for r in rows],
                        marker=marker, s=220, color="tab:green", edgecolor="black", label=f"{kind} (hand-designed)")
         ax.set_xscale("log")

@@ -11,20 +11,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+CLI = (sys.executable, "-m", "zeroevo.cli")  # zeroevo from this checkout, installed or not
+
+
+def _cli_env(extra: dict | None = None) -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT), **(extra or {})}
+
+
 def run_cli(*args: str, timeout: float = 600, cwd: str | Path | None = None,
             env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``zeroevo ARGS`` from this checkout in a subprocess (text output captured)."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "zeroevo.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd or ROOT, env=full_env)
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd or ROOT, env=_cli_env(env))
 
 
 def start_cli(*args: str, **popen) -> subprocess.Popen:
     """Start ``zeroevo ARGS`` from this checkout without waiting (to signal or kill it);
     output is discarded unless ``popen`` says otherwise."""
     popen = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, **popen}
-    return subprocess.Popen([sys.executable, "-m", "zeroevo.cli", *args], cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, **popen)
+    return subprocess.Popen([*CLI, *args], cwd=ROOT, env=_cli_env(), **popen)
 
 
 @pytest.fixture

@@ -109,17 +109,15 @@ def test_serial_and_process_agree(expected):
 def test_local_dask_cluster_agrees_and_is_closed(expected):
     # Another local cluster on the machine (a second run, a parallel test) holds dask's
     # default HTTP port, 8787: ours must take a free port without a "port in use" warning.
-    held = socket.socket()
-    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        held.bind(("", 8787))
-        held.listen()
-    except OSError:
-        pass  # already held by someone else: the same situation
-    with warnings.catch_warnings(record=True) as caught:
+    with socket.socket() as held, warnings.catch_warnings(record=True) as caught:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            held.bind(("", 8787))
+            held.listen()
+        except OSError:
+            pass  # already held by someone else: the same situation
         warnings.simplefilter("always")
         dask = make_dispatcher("dask", SLEEPY, {"delay": 0.002}, workers=2)
-    held.close()
     try:
         assert not [str(w.message) for w in caught if "already in use" in str(w.message)]
         assert isinstance(dask, DaskDispatcher) and dask.cluster is not None

@@ -36,8 +36,8 @@ class DaskDispatcher(dispatch.DispatcherBase):
 
     With no address it starts ``LocalCluster(n_workers=workers or cpu count,
     threads_per_worker=1, processes=True, dashboard_address=None)`` on 127.0.0.1, its HTTP
-    routes on a free port, and closes it in :meth:`close` (or when garbage-collected). A task whose worker leaves is rerun
-    elsewhere by the scheduler (after ``distributed.scheduler.allowed-failures`` deaths the
+    routes on a free port, and closes it in :meth:`close` (or when garbage-collected). A task
+    whose worker leaves is rerun elsewhere by the scheduler (after ``distributed.scheduler.allowed-failures`` deaths the
     request gets a ``STATUS_FAILED`` result); one that raises is retried ``retries`` times.
     """
 
