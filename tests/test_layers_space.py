@@ -24,6 +24,7 @@ from zeroevo.spaces.layers import (
     LayerGenome,
     LayerSpace,
     MaxPool,
+    Residual,
 )
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
@@ -59,7 +60,7 @@ def one_layer(op: str) -> list:
     return {
         "conv": [Conv(4, 3, 2)], "maxpool": [MaxPool(3, 2)], "avgpool": [AvgPool(3, 1)],
         "dense": [Dense(8)], "activation": [Activation("gelu")], "batchnorm": [BatchNorm()],
-        "dropout": [Dropout(0.5)],
+        "dropout": [Dropout(0.5)], "residual": [Residual(3)],
     }[op]
 
 
@@ -71,6 +72,22 @@ def test_every_op_builds_and_trains(space: LayerSpace, op: str, shape: tuple[int
     for layers in ([layer], [Conv(4, 3, 1), dataclasses.replace(layer, inputs=(0,))],
                    [layer, Conv(2, 5, 2, inputs=(0,))]):
         run_forward_backward(space, LayerGenome(tuple(layers)), shape)
+
+
+def test_a_residual_layer_is_resnets_basic_block(space: LayerSpace) -> None:
+    # It keeps its input's width (a conv of 4 filters before it: 2 * 3 * 3 * 4 * 4 weights and
+    # two batch norms), and with its second conv zeroed it passes relu(input) on unchanged.
+    genome = LayerGenome((Conv(4, 3, 1), Residual(3, inputs=(0,)), Conv(2, 1, 1, inputs=(0, 1))))
+    net = space.build(genome, (1, 8, 8), 3).eval()
+    conv, block = net.nodes[0], net.nodes[1]
+    assert sum(p.numel() for p in block.parameters()) == 2 * 3 * 3 * 4 * 4 + 2 * 2 * 4
+    assert net.nodes[2].in_channels == 8  # the block's 4 channels next to the conv's 4
+    torch.nn.init.zeros_(block.conv2.weight)
+    x = torch.rand(2, 4, 8, 8, generator=torch.Generator().manual_seed(1)) - 0.5
+    with torch.no_grad():
+        assert torch.equal(block(x), torch.relu(x))
+        assert block(conv(x[:, :1])).shape == (2, 4, 8, 8)
+    assert "1: residual 3x3 <- 0" in space.render(genome)
 
 
 @pytest.mark.parametrize("fn", SMALL["activations"])

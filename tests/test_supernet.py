@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from zeroevo.core.registry import make_space
-from zeroevo.spaces.layers import OPS, Conv, LayerGenome
+from zeroevo.spaces.layers import OPS, Conv, LayerGenome, Residual
 
 SHAPE = (1, 16, 16)
 CLASSES = 5
@@ -192,14 +192,19 @@ def test_parameter_count_is_bounded():
     typical = np.median([count(nasnet.build(g, SHAPE, CLASSES)) for g in genomes(nasnet, 20, seed=9)])
     assert count(nasnet.build_supernet(SHAPE, CLASSES)) < 50 * typical
 
-    layers = make_space("layers", CONFIGS["layers"])
-    # Random layer genomes are mostly parameter-free layers; "typical" is a conv chain.
-    chain = LayerGenome(tuple(Conv(8, 3, 1, inputs=(i - 1,) if i else ()) for i in range(layers.max_layers)))
-    supernet = layers.build_supernet(SHAPE, CLASSES)
-    assert count(supernet) < 50 * count(layers.build(chain, SHAPE, CLASSES))
-    # Widths are slices of one tensor: more filter and unit choices add no parameters.
-    wider = make_space("layers", {**CONFIGS["layers"], "conv_filters": [1, 2, 3, 5, 8], "dense_units": [2, 9, 16]})
-    assert count(wider.build_supernet(SHAPE, CLASSES)) == count(supernet)
+    # Random layer genomes are mostly parameter-free layers; "typical" is a conv chain, and with
+    # residual blocks (whose weights grow with the square of the channels a position may read)
+    # a conv followed by residual blocks.
+    n = CONFIGS["layers"]["max_layers"]
+    convs = {**CONFIGS["layers"], "ops": [op for op in OPS if op != "residual"]}
+    for config, chain in ((convs, [Conv(8, 3, 1, inputs=(i - 1,) if i else ()) for i in range(n)]),
+                          (CONFIGS["layers"], [Conv(8, 3, 1)] + [Residual(3, inputs=(i,)) for i in range(n - 1)])):
+        layers = make_space("layers", config)
+        supernet = layers.build_supernet(SHAPE, CLASSES)
+        assert count(supernet) < 50 * count(layers.build(LayerGenome(tuple(chain)), SHAPE, CLASSES))
+        # Widths are slices of one tensor: more filter and unit choices add no parameters.
+        wider = make_space("layers", {**config, "conv_filters": [1, 2, 3, 5, 8], "dense_units": [2, 9, 16]})
+        assert count(wider.build_supernet(SHAPE, CLASSES)) == count(supernet)
 
 
 def test_spec_rebuilds_the_supernet(setup):

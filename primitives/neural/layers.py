@@ -99,6 +99,22 @@ class DenseOp(nn.Module):
         return self.linear(x.mean(dim=(2, 3)))[:, :, None, None]
 
 
+class ResidualBlock(nn.Module):
+    """ResNet's basic block at constant width: ``relu(x + bn2(conv2(relu(bn1(conv1(x))))))``."""
+
+    def __init__(self, channels: int, kernel: int) -> None:
+        super().__init__()
+        # No conv biases: batch norm follows each conv.
+        self.conv1 = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Same shape as ``x``."""
+        return torch.relu(x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+
+
 class GlobalPoolHead(nn.Module):
     """The classifier: global average pool, then a linear layer to class logits."""
 
@@ -125,7 +141,7 @@ def node_output_shape(node: dict, shape: tuple[int, int, int]) -> tuple[int, int
         return (c, _strided(h, node["stride"]), _strided(w, node["stride"]))
     if op == "dense":
         return (node["units"], 1, 1)
-    if op in ("activation", "batchnorm", "dropout"):
+    if op in ("activation", "batchnorm", "dropout", "residual"):
         return shape
     raise ValueError(f"unknown layer op {op!r}")
 
@@ -139,6 +155,8 @@ def make_node(node: dict, shape: tuple[int, int, int]) -> nn.Module:
             return nn.Sequential(nn.Conv2d(shape[0], node["filters"], k, stride=node["stride"], padding=k // 2,
                                            bias=False), nn.BatchNorm2d(node["filters"]), nn.ReLU())
         return nn.Conv2d(shape[0], node["filters"], k, stride=node["stride"], padding=k // 2)
+    if op == "residual":
+        return ResidualBlock(shape[0], node["kernel"])
     if op == "maxpool":
         k = node["kernel"]
         return nn.MaxPool2d(k, stride=node["stride"], padding=k // 2)

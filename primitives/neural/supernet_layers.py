@@ -3,19 +3,22 @@
 Single-path one-shot search (Guo et al. 2019; ENAS, SMASH before it) trains one network that
 contains every architecture of the space and runs one *path* (one genome) per step.
 :class:`LayerSupernet` holds, at each position ``0 .. max_layers - 1``, one module per *layer
-choice*: an op with its hyperparameters (``conv_k3_s2``, ``maxpool_k3_s1``, ``activation_gelu``,
-``dropout_0p25``, ...). The width of a layer (conv filters, dense units) is not a separate
-choice: it is a slice of one tensor, as in slimmable networks and Once-for-All. A conv holds
-the largest filter count and the largest input channel count any path can feed it, and a path
-uses ``weight[:out, :in]`` and ``bias[:out]``; a dense layer likewise, a batch norm its first
-``in`` channels (running statistics too: every path updates the slice it uses, so a path's
-statistics are best recalibrated before it is evaluated, as single-path one-shot does).
+choice*: an op with its hyperparameters (``conv_k3_s2``, ``maxpool_k3_s1``, ``residual_k3``,
+``activation_gelu``, ``dropout_0p25``, ...). The width of a layer (conv filters, dense units)
+is not a separate choice: it is a slice of one tensor, as in slimmable networks and
+Once-for-All. A conv holds the largest filter count and the largest input channel count any
+path can feed it, and a path uses ``weight[:out, :in]`` and ``bias[:out]``; a dense layer
+likewise; a residual block ``[:in, :in]`` in both its convs (its width is its input's); a
+batch norm its first ``in`` channels (running statistics too: every path updates the slice it
+uses, so a path's statistics are best recalibrated before it is evaluated, as single-path
+one-shot does).
 
 How many channels a position can receive is bounded exactly: a layer reads up to
 ``max_inputs`` earlier outputs, concatenated, and the ops that keep the channel count (pools,
-activations, batch norm, dropout) pass them on, so the bound of position ``i`` is the sum of
-the ``max_inputs`` largest bounds before it. Skip inputs, the zero-padded merge and the head
-follow :class:`~zeroevo.primitives.neural.layers.DagNetwork` exactly for the path.
+activations, batch norm, dropout, residual blocks) pass them on, so the bound of position
+``i`` is the sum of the ``max_inputs`` largest bounds before it. Skip inputs, the zero-padded
+merge and the head follow :class:`~zeroevo.primitives.neural.layers.DagNetwork` exactly for
+the path.
 
 A path is given as the encoded genome (plain data, what ``LayerSpace.encode`` returns:
 ``{"layers": [{"op": "conv", "filters": 16, "kernel": 3, "stride": 1, "inputs": [0]}, ...]}``),
@@ -36,6 +39,7 @@ from zeroevo.primitives.neural.layers import (
     DenseOp,
     GlobalPoolHead,
     InputNorm,
+    ResidualBlock,
     concat_padded,
     make_node,
     merged_shape,
@@ -43,7 +47,7 @@ from zeroevo.primitives.neural.layers import (
 )
 
 # Ops whose output has as many channels as their (merged) input.
-CHANNEL_KEEPING = ("maxpool", "avgpool", "activation", "batchnorm", "dropout")
+CHANNEL_KEEPING = ("maxpool", "avgpool", "activation", "batchnorm", "dropout", "residual")
 
 
 def scaled(value: int, width: float) -> int:
@@ -56,6 +60,8 @@ def choice_key(node: dict) -> str:
     op = node["op"]
     if op in ("conv", "maxpool", "avgpool"):
         return f"{op}_k{node['kernel']}_s{node['stride']}"
+    if op == "residual":
+        return f"residual_k{node['kernel']}"
     if op == "activation":
         return f"activation_{node['fn']}"
     if op == "dropout":
@@ -75,6 +81,11 @@ def channel_slices(module: nn.Module, in_channels: int, out_channels: int) -> di
         conv, norm = module[0], module[1]
         return {"0.weight": conv.weight[:out_channels, :in_channels],
                 **{f"1.{k}": v for k, v in channel_slices(norm, out_channels, 0).items()}}
+    if isinstance(module, ResidualBlock):  # in == out: the block keeps its input's width
+        return {**{f"{conv}.weight": getattr(module, conv).weight[:in_channels, :in_channels]
+                   for conv in ("conv1", "conv2")},
+                **{f"{norm}.{k}": v for norm in ("bn1", "bn2")
+                   for k, v in channel_slices(getattr(module, norm), in_channels, 0).items()}}
     if isinstance(module, DenseOp):
         linear = module.linear
         return {"linear.weight": linear.weight[:out_channels, :in_channels], "linear.bias": linear.bias[:out_channels]}
@@ -163,6 +174,9 @@ class LayerSupernet(nn.Module):
                     out[f"conv_k{k}_s{s}"] = make_node(
                         {"op": "conv", "filters": c_out, "kernel": k, "stride": s, "block": spec["conv_block"]},
                         shape)
+        if "residual" in ops:
+            for k in spec["conv_kernels"]:
+                out[f"residual_k{k}"] = make_node({"op": "residual", "kernel": k}, shape)
         for op in ("maxpool", "avgpool"):
             if op in ops:
                 for k in spec["pool_kernels"]:

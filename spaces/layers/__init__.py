@@ -20,6 +20,7 @@ from zeroevo.spaces.layers.genome import (
     Layer,
     LayerGenome,
     MaxPool,
+    Residual,
     render,
 )
 from zeroevo.spaces.layers.mutators import MUTATIONS
@@ -27,7 +28,8 @@ from zeroevo.spaces.layers.space import LayerSpace
 
 __all__ = [
     "LAYER_TYPES", "MUTATIONS", "NETWORK_INPUT", "OPS", "Activation", "AvgPool", "BatchNorm",
-    "Conv", "Dense", "Dropout", "Layer", "LayerGenome", "LayerSpace", "MaxPool", "render",
+    "Conv", "Dense", "Dropout", "Layer", "LayerGenome", "LayerSpace", "MaxPool", "Residual",
+    "render",
 ]
 
 register_space("layers", LayerSpace.from_config)

@@ -10,7 +10,9 @@ the network input. The network the genome describes follows these rules:
   zero-padded (centred) to the largest height and width among them;
 - the outputs of layers that no later layer reads are concatenated the same way, globally
   average-pooled and fed to a linear classifier head;
-- a dense layer on a spatial input global-average-pools it (see ``primitives.neural.layers``).
+- a dense layer on a spatial input global-average-pools it (see ``primitives.neural.layers``);
+- a residual layer is ResNet's basic block at the width of its (merged) input: two convs with
+  batch norm, added to the input, so a genome can express a ResNet as well as a plain CNN.
 """
 from __future__ import annotations
 
@@ -31,6 +33,16 @@ class Conv:
     stride: int = 1
     inputs: tuple[int, ...] = ()
     op: ClassVar[str] = "conv"
+
+
+@dataclass(frozen=True)
+class Residual:
+    """ResNet's basic block: ``relu(x + bn(conv(relu(bn(conv(x))))))``, odd ``kernel``; it keeps
+    its input's channels and resolution (its width is its input's)."""
+
+    kernel: int = 3
+    inputs: tuple[int, ...] = ()
+    op: ClassVar[str] = "residual"
 
 
 @dataclass(frozen=True)
@@ -88,10 +100,10 @@ class Dropout:
     op: ClassVar[str] = "dropout"
 
 
-Layer = Union[Conv, MaxPool, AvgPool, Dense, Activation, BatchNorm, Dropout]
+Layer = Union[Conv, MaxPool, AvgPool, Dense, Activation, BatchNorm, Dropout, Residual]
 
 LAYER_TYPES: dict[str, type] = {
-    cls.op: cls for cls in (Conv, MaxPool, AvgPool, Dense, Activation, BatchNorm, Dropout)
+    cls.op: cls for cls in (Conv, MaxPool, AvgPool, Dense, Activation, BatchNorm, Dropout, Residual)
 }
 OPS: tuple[str, ...] = tuple(LAYER_TYPES)
 
@@ -136,6 +148,8 @@ def _describe_layer(layer: Layer) -> str:
         return f"conv {layer.filters} {layer.kernel}x{layer.kernel}/{layer.stride}"
     if isinstance(layer, (MaxPool, AvgPool)):
         return f"{layer.op} {layer.kernel}x{layer.kernel}/{layer.stride}"
+    if isinstance(layer, Residual):
+        return f"residual {layer.kernel}x{layer.kernel}"
     if isinstance(layer, Dense):
         return f"dense {layer.units}"
     if isinstance(layer, Activation):

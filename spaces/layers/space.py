@@ -30,6 +30,7 @@ _CHOICE_FIELDS: dict[tuple[str, str], str] = {
     ("conv", "filters"): "conv_filters",
     ("conv", "kernel"): "conv_kernels",
     ("conv", "stride"): "conv_strides",
+    ("residual", "kernel"): "conv_kernels",
     ("maxpool", "kernel"): "pool_kernels",
     ("maxpool", "stride"): "pool_strides",
     ("avgpool", "kernel"): "pool_kernels",
@@ -72,7 +73,8 @@ class LayerSpace:
     the ops of random genomes (empty: ``ops``; a prior, as a human starts from convolutions),
     ``conv_block`` makes every conv a conv-BN-ReLU block (Real et al. 2017 apply batch norm
     and ReLU at every vertex; a bare conv chain is linear), and the remaining tuples list
-    the choices of each hyperparameter (kernels must be odd).
+    the choices of each hyperparameter (kernels must be odd; a residual block draws its
+    kernel from ``conv_kernels``).
 
     ``reductions`` fixes where resolution is lost instead of leaving it to search (NASNet's
     skeleton of normal and reduction cells): a genome of ``n`` layers is cut into
