@@ -387,7 +387,8 @@ def test_the_staged_preset_is_fashion_layers_with_the_measured_changes() -> None
     changed = {k for k in plain if plain[k] != staged[k]}
     assert changed == {"preset", "space", "objectives", "predictor", "run"}
     assert staged["space"]["options"] == {**plain["space"]["options"], "reductions": 2, "conv_strides": [1],
-                                          "pool_strides": [1], "min_layers": 3}
+                                          "pool_strides": [1], "min_layers": 3,
+                                          "ops": plain["space"]["options"]["ops"] + ["residual"]}
     space = make_space("layers", staged["space"]["options"])
     rng = np.random.default_rng(0)
     g = space.random(rng)

@@ -239,7 +239,10 @@ PRESETS["fashion-layers-staged"] = (
         # Downsampling at fixed places (28, 14, 7 pixels; strides 1 elsewhere): the plain space's
         # winners downsample early, which the 2-epoch proxy rewards and the final stage punishes.
         # Five seeds of benchmarks/neural_quality.py: 0.8896 +- 0.0111 against 0.8752 +- 0.0040.
-        "space": {"options": {"reductions": 2, "conv_strides": [1], "pool_strides": [1], "min_layers": 3}},
+        # ResNet's residual block as an op: four of five seeds' winners use one, and evolution's
+        # lead over random search grows (0.8984 +- 0.0057, p = 0.008, against 0.8928 without it).
+        "space": {"options": {"reductions": 2, "conv_strides": [1], "pool_strides": [1], "min_layers": 3,
+                              "ops": ["conv", "maxpool", "avgpool", "dense", "dropout", "residual"]}},
         # Full-resolution layers are dear; the cap (about 1.5x a hand-designed CNN of ~130k
         # parameters) keeps a proxy training under a minute on a CPU thread.
         "objectives": {"mode": "limit", "cost": "flops", "limit": 30e6},
