@@ -63,31 +63,22 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float:
 
 def hand_designed(kind: str, width: int):
     """A hand-designed network for 1x28x28 images and 10 classes (torch module)."""
-    import torch
     from torch import nn
 
-    from zeroevo.primitives.neural.layers import InputNorm
+    from zeroevo.primitives.neural.layers import InputNorm, ResidualBlock
 
     def block(cin: int, cout: int) -> nn.Module:
         return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
-
-    class Residual(nn.Module):
-        def __init__(self, c: int) -> None:
-            super().__init__()
-            self.body = nn.Sequential(block(c, c), nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.relu(x + self.body(x))
 
     w = width
     if kind == "plain CNN":
         layers = [InputNorm(1), block(1, w), block(w, w), nn.MaxPool2d(2), block(w, 2 * w), block(2 * w, 2 * w),
                   nn.MaxPool2d(2), block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, 10)]
     else:  # a small ResNet: stem, two stages of residual blocks, global pooling
-        layers = [InputNorm(1), block(1, w), Residual(w), nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False),
-                  nn.BatchNorm2d(2 * w), nn.ReLU(), Residual(2 * w), nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1,
+        layers = [InputNorm(1), block(1, w), ResidualBlock(w, 3), nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False),
+                  nn.BatchNorm2d(2 * w), nn.ReLU(), ResidualBlock(2 * w, 3), nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1,
                                                                           bias=False),
-                  nn.BatchNorm2d(4 * w), nn.ReLU(), Residual(4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                  nn.BatchNorm2d(4 * w), nn.ReLU(), ResidualBlock(4 * w, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                   nn.Linear(4 * w, 10)]
     return nn.Sequential(*layers)
 
