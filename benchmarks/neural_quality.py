@@ -190,8 +190,8 @@ def main() -> None:
     baselines: dict = {}
     for space in args.spaces:
         final = load_preset(PRESETS[space]).final
-        fid = {**load_preset(PRESETS[space]).fidelity.__dict__, "epochs": final.epochs,
-               "train_subset": final.train_subset, "valid_subset": final.valid_subset}
+        fid = {**load_preset(PRESETS[space]).fidelity.__dict__,
+               **{k: v for k, v in final.budget().items() if k != "max_seconds"}}
         winners = [r["final"]["candidates"][r["final"]["winner"]] for r in results[space][args.arms[0]]]
         params = int(statistics.median(w["params"] for w in winners))
         jobs = [(kind, _width_for(kind, params) + up, 7000 + s, fid) for kind in ("plain CNN", "small ResNet")

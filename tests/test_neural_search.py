@@ -1,6 +1,7 @@
 """Neural searches on the shared engine: determinism, lag, workers, resume, failures, hurdles."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -150,3 +151,35 @@ def test_the_final_stage_retrains_the_top_architectures_and_reports_test_accurac
         return [[{k: v for k, v in r.items() if k != "train_seconds"} for r in c["runs"]] for c in data["candidates"]]
     assert timeless(again) == timeless(final) and again["winner"] == final["winner"]
     assert resumed.test_accuracy == result.test_accuracy
+
+
+def test_the_final_stage_trains_at_its_own_batch_size(tiny):
+    # A short proxy wants small batches, a long retraining does not: final.batch_size sets
+    # the retrainings' minibatch, 0 keeps the search fidelity's.
+    from zeroevo.core.errors import ConfigError
+    from zeroevo.neural.evaluator import NeuralEvaluator
+    from zeroevo.neural.final import Archive, run_final_stage
+
+    class Recorder:
+        def __init__(self):
+            self.requests = []
+
+        def submit(self, key, request):
+            self.requests.append(request)
+
+        def wait(self, key):
+            from zeroevo.core.protocols import EvalResult
+            return EvalResult(0.5, metrics={"val_accuracy": 0.5, "test_accuracy": 0.5})
+
+    archive = Archive()
+    archive.add({"layers": []}, 0.5, 0)
+    evaluator = NeuralEvaluator(tiny.evaluator_config())
+    for batch, expected in ((0, tiny.fidelity.batch_size), (8, 8)):
+        recorder = Recorder()
+        final = dataclasses.replace(tiny.final, top_k=1, batch_size=batch)
+        run_final_stage("layers", archive, 1, final, recorder, None, None)
+        (request,) = recorder.requests
+        fidelity, _ = evaluator._budgeted(dict(request.budget))
+        assert (fidelity.batch_size, fidelity.epochs, request.budget["test"]) == (expected, final.epochs, True)
+    with pytest.raises(ConfigError, match="final.batch_size"):
+        tiny.replace("final", batch_size=1)

@@ -95,6 +95,9 @@ class FinalStage:
     valid_subset: int = doc("held-out training images that choose the winner (the test split never does)", 5000)
     max_seconds: float = doc("seconds one retraining may take (0 = no limit; limits.max_seconds bounds the "
                              "search's proxy trainings only)", 0.0)
+    # Its own, because a short proxy wants small batches (more steps on few images) where a
+    # long retraining does not: fashion-nasnet's proxy trains at 16, its final stage at 64.
+    batch_size: int = doc("minibatch size of each retraining (0 = the search fidelity's batch_size)", 0)
 
     def __post_init__(self) -> None:
         check(0 <= self.top_k <= 64, "final.top_k", self.top_k, "0..64")
@@ -103,6 +106,14 @@ class FinalStage:
         check(self.epochs >= 1, "final.epochs", self.epochs, ">= 1")
         check(self.train_subset >= 0, "final.train_subset", self.train_subset, ">= 0")
         check(self.valid_subset >= 1, "final.valid_subset", self.valid_subset, ">= 1")
+        check(self.batch_size == 0 or self.batch_size >= 2, "final.batch_size", self.batch_size,
+              "0 (the search fidelity's) or an integer >= 2")
+
+    def budget(self) -> dict:
+        """One retraining's training budget: the fidelity fields it overrides, and its time limit."""
+        budget = {"epochs": self.epochs, "train_subset": self.train_subset, "valid_subset": self.valid_subset,
+                  "max_seconds": self.max_seconds or None}
+        return {**budget, "batch_size": self.batch_size} if self.batch_size else budget
 
 
 @dataclass(frozen=True)
