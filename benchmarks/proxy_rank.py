@@ -38,6 +38,11 @@ PROXIES = {
         "2 ep, 1k img": {"epochs": 2, "train_subset": 1024, "valid_subset": 512},
         "1 ep, 2k img": {"epochs": 1, "train_subset": 2048, "valid_subset": 1024},
         "2 ep, 4k img": {"epochs": 2, "train_subset": 4096, "valid_subset": 1024},
+        "1 ep, 1k img, batch 16": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 16},
+        "1 ep, 1k img, batch 16, 2k val": {"epochs": 1, "train_subset": 1024, "valid_subset": 2048,
+                                           "batch_size": 16},
+        "2 ep, 2k img, batch 32, 2k val": {"epochs": 2, "train_subset": 2048, "valid_subset": 2048,
+                                           "batch_size": 32},
     },
 }
 PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
@@ -47,8 +52,7 @@ def full_fidelity(space: str) -> dict:
     """The preset's final stage as a training budget."""
     from zeroevo.runs.presets import load_preset
 
-    f = load_preset(PRESETS[space]).final
-    return {"epochs": f.epochs, "train_subset": f.train_subset, "valid_subset": f.valid_subset}
+    return {k: v for k, v in load_preset(PRESETS[space]).final.budget().items() if k != "max_seconds"}
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
