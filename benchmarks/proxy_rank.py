@@ -33,11 +33,11 @@ PROXIES = {
         "2 ep, 4k img, width 0.5": {"epochs": 2, "train_subset": 4096, "valid_subset": 1024, "width": 0.5},
         "3 ep, 4k img": {"epochs": 3, "train_subset": 4096, "valid_subset": 1024},
     },
-    "nasnet": {
-        "1 ep, 1k img": {"epochs": 1, "train_subset": 1024, "valid_subset": 512},
-        "2 ep, 1k img": {"epochs": 2, "train_subset": 1024, "valid_subset": 512},
-        "1 ep, 2k img": {"epochs": 1, "train_subset": 2048, "valid_subset": 1024},
-        "2 ep, 4k img": {"epochs": 2, "train_subset": 4096, "valid_subset": 1024},
+    "nasnet": {  # batch sizes named: the preset's proxy trains at 16, its final stage at 64
+        "1 ep, 1k img, batch 64": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 64},
+        "2 ep, 1k img, batch 64": {"epochs": 2, "train_subset": 1024, "valid_subset": 512, "batch_size": 64},
+        "1 ep, 2k img, batch 64": {"epochs": 1, "train_subset": 2048, "valid_subset": 1024, "batch_size": 64},
+        "2 ep, 4k img, batch 64": {"epochs": 2, "train_subset": 4096, "valid_subset": 1024, "batch_size": 64},
         "1 ep, 1k img, batch 16": {"epochs": 1, "train_subset": 1024, "valid_subset": 512, "batch_size": 16},
         "1 ep, 1k img, batch 16, 2k val": {"epochs": 1, "train_subset": 1024, "valid_subset": 2048,
                                            "batch_size": 16},
