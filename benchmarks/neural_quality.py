@@ -190,8 +190,7 @@ def main() -> None:
     baselines: dict = {}
     for space in args.spaces:
         final = load_preset(PRESETS[space]).final
-        fid = {**load_preset(PRESETS[space]).fidelity.__dict__,
-               **{k: v for k, v in final.budget().items() if k != "max_seconds"}}
+        fid = {**load_preset(PRESETS[space]).fidelity.__dict__, **final.budget()}
         winners = [r["final"]["candidates"][r["final"]["winner"]] for r in results[space][args.arms[0]]]
         params = int(statistics.median(w["params"] for w in winners))
         jobs = [(kind, _width_for(kind, params) + up, 7000 + s, fid) for kind in ("plain CNN", "small ResNet")

@@ -52,7 +52,7 @@ def full_fidelity(space: str) -> dict:
     """The preset's final stage as a training budget."""
     from zeroevo.runs.presets import load_preset
 
-    return {k: v for k, v in load_preset(PRESETS[space]).final.budget().items() if k != "max_seconds"}
+    return load_preset(PRESETS[space]).final.budget()
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -110,9 +110,8 @@ class FinalStage:
               "0 (the search fidelity's) or an integer >= 2")
 
     def budget(self) -> dict:
-        """One retraining's training budget: the fidelity fields it overrides, and its time limit."""
-        budget = {"epochs": self.epochs, "train_subset": self.train_subset, "valid_subset": self.valid_subset,
-                  "max_seconds": self.max_seconds or None}
+        """The fidelity fields one retraining overrides (its time limit is ``max_seconds``)."""
+        budget = {"epochs": self.epochs, "train_subset": self.train_subset, "valid_subset": self.valid_subset}
         return {**budget, "batch_size": self.batch_size} if self.batch_size else budget
 
 

@@ -104,7 +104,7 @@ def run_final_stage(space: str, archive: Archive, root_seed: int, final: Any, di
     if stored and [c["genome"] for c in stored.get("candidates", [])] == [c["genome"] for c in candidates]:
         runs = [FinalRun(**r) for c in stored["candidates"] for r in c["runs"]]
     done = {(r.rank, r.repeat) for r in runs}
-    budget = {**final.budget(), "test": True}
+    budget = {**final.budget(), "max_seconds": final.max_seconds or None, "test": True}
     keys = {}
     for rank, cand in enumerate(candidates):
         for repeat in range(final.seeds):
