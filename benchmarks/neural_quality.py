@@ -62,23 +62,22 @@ def mann_whitney_p(a: list[float], b: list[float]) -> float:
 
 
 def hand_designed(kind: str, width: int):
-    """A hand-designed network for 1x28x28 images and 10 classes (torch module)."""
+    """A hand-designed network for 1x28x28 images and 10 classes (torch module), built from the
+    layer space's own modules: its conv-BN-ReLU block and its residual block."""
     from torch import nn
 
-    from zeroevo.primitives.neural.layers import InputNorm, ResidualBlock
+    from zeroevo.primitives.neural.layers import InputNorm, ResidualBlock, make_node
 
-    def block(cin: int, cout: int) -> nn.Module:
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+    def conv(cin: int, cout: int, stride: int = 1) -> nn.Module:  # only the input's channels matter
+        return make_node({"op": "conv", "kernel": 3, "filters": cout, "stride": stride, "block": True}, (cin, 0, 0))
 
     w = width
     if kind == "plain CNN":
-        layers = [InputNorm(1), block(1, w), block(w, w), nn.MaxPool2d(2), block(w, 2 * w), block(2 * w, 2 * w),
-                  nn.MaxPool2d(2), block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, 10)]
+        layers = [InputNorm(1), conv(1, w), conv(w, w), nn.MaxPool2d(2), conv(w, 2 * w), conv(2 * w, 2 * w),
+                  nn.MaxPool2d(2), conv(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, 10)]
     else:  # a small ResNet: stem, two stages of residual blocks, global pooling
-        layers = [InputNorm(1), block(1, w), ResidualBlock(w, 3), nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False),
-                  nn.BatchNorm2d(2 * w), nn.ReLU(), ResidualBlock(2 * w, 3), nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1,
-                                                                          bias=False),
-                  nn.BatchNorm2d(4 * w), nn.ReLU(), ResidualBlock(4 * w, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        layers = [InputNorm(1), conv(1, w), ResidualBlock(w, 3), conv(w, 2 * w, stride=2), ResidualBlock(2 * w, 3),
+                  conv(2 * w, 4 * w, stride=2), ResidualBlock(4 * w, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                   nn.Linear(4 * w, 10)]
     return nn.Sequential(*layers)
 

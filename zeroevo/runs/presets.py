@@ -243,7 +243,7 @@ PRESETS["fashion-layers-staged"] = (
         # ResNet's residual block as an op: four of five seeds' winners use one, and evolution's
         # lead over random search grows (0.8984 +- 0.0057, p = 0.008, against 0.8928 without it).
         "space": {"options": {"reductions": 2, "conv_strides": [1], "pool_strides": [1], "min_layers": 3,
-                              "ops": ["conv", "maxpool", "avgpool", "dense", "dropout", "residual"]}},
+                              "ops": PRESETS["fashion-layers"][1]["space"]["options"]["ops"] + ["residual"]}},
         # Full-resolution layers are dear; the cap (about 1.5x a hand-designed CNN of ~130k
         # parameters) keeps a proxy training under a minute on a CPU thread.
         "objectives": {"mode": "limit", "cost": "flops", "limit": 30e6},
