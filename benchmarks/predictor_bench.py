@@ -3,7 +3,7 @@
     PYTHONPATH=. python benchmarks/predictor_bench.py [--spaces layers nasnet] [--seeds 1 2 3 4 5]
         [--trainings 60] [--model ridge|gbm] [--candidates K] [--min-train N] [--refit-every N]
         [--target FRACTION ...] [--skip predictor tau pareto] [--pareto-arms ARM ...]
-        [--png fronts.png] [--json out.json]
+        [--png fronts.png] [--json out.json] [--runs DIR]
 
 For each space (presets fashion-layers and fashion-nasnet, Fashion-MNIST at the preset's
 proxy fidelity, no final stage) and seed, every search gets the same budget of
@@ -22,7 +22,9 @@ which trains exactly N). Two worker processes, ``dispatch.lag`` births in flight
    ridge and gbm fits, its Kendall tau-b) fitted on the first 70% of each no-predictor run's
    trained births (failed ones included, as the search feeds them to it) and ranked on the
    last 30%; prints the mean tau per model and space, next to parameter count as a trivial
-   predictor.
+   predictor. Beside it, across runs: each run's trainings ranked whole by a fit on every
+   other run's (all arms run), which asks how well it ranks a spread of architectures rather
+   than the near-copies late in one run.
 3. ``pareto``: ``[objectives] mode = "pareto"`` (cost params), alone and with the
    predictor arm's ``[predictor]`` (which then trains the child predicted to extend the
    front most), against single-objective evolution (the no-predictor runs of 1.) and random
@@ -36,8 +38,10 @@ which trains exactly N). Two worker processes, ``dispatch.lag`` births in flight
    ``--skip predictor tau``: no single-objective runs then).
 
 ``--json`` writes every run's numbers. Runs go to a temporary folder (``--keep-runs`` keeps
-it). Small: ``--trainings 24 --seeds 1 2 --spaces layers`` (at most the population, 12 for
-layers and 10 for nasnet, every method trains the same initial population and nothing else).
+it; ``--runs DIR`` keeps them in DIR and resumes those already there, so a stopped benchmark
+goes on and a finished one is analysed again at no cost). Small: ``--trainings 24 --seeds 1
+2 --spaces layers`` (at most the population, 12 for layers and 10 for nasnet, every method
+trains the same initial population and nothing else).
 """
 from __future__ import annotations
 
@@ -85,12 +89,14 @@ def make_config(space: str, arm: str, seed: int, args: argparse.Namespace):
 
 
 def search(cfg, out: Path) -> dict:
-    """One search; returns where it is and how long it took."""
-    from zeroevo.runs.lifecycle import start_run
+    """One search; returns where it is and how long it took. A run already in ``out`` (from
+    ``--runs``) is resumed: a finished one returns at once, a stopped one finishes as it would have."""
+    from zeroevo.runs.lifecycle import resume_run, start_run
 
     t0 = time.time()
-    result = start_run(cfg, out)[0].run()
-    return {"dir": str(out), "wall": time.time() - t0, "births": result.births}
+    resumed = (out / "meta.json").exists()
+    result = (resume_run(out, cfg) if resumed else start_run(cfg, out)[0]).run()
+    return {"dir": str(out), "wall": time.time() - t0, "births": result.births, "resumed": resumed}
 
 
 def trained_rows(run_dir: str) -> dict:
@@ -149,9 +155,11 @@ def section_predictor(runs: dict, args: argparse.Namespace, logs: dict) -> dict:
           f"{pc.model} with {pc.candidates} candidates per step, screening from {pc.min_train} trainings, refit "
           f"every {pc.refit_every}; seeds {args.seeds})\n")
     print("| space | method | target | reached | median trainings to target | best accuracy after N "
-          "(mean +- std) | births logged (mean) | wall s (mean) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "(mean +- std) | best of the initial population (mean) | mean accuracy of the trainings after it | "
+          "births logged (mean) | wall s (mean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for i, space in enumerate(args.spaces):
+        P = make_config(space, "evolution", args.seeds[0], args).evolution.population  # shared by both arms
         base_best = [max(logs[space]["evolution"][s]["fitness"][:N], default=0.0) for s in args.seeds]
         if args.target:
             target = args.target[i] if len(args.target) == len(args.spaces) else args.target[0]
@@ -165,16 +173,19 @@ def section_predictor(runs: dict, args: argparse.Namespace, logs: dict) -> dict:
             best = [max(p["fitness"][:N], default=0.0) for p in per]
             medians[arm], text = fmt_median(hits)
             walls = [runs[space][arm][s]["wall"] for s in args.seeds]
+            initial = [max(p["fitness"][:P], default=0.0) for p in per]
+            later = [f for p in per for f in p["fitness"][P:N]]
             print(f"| {space} | {ARMS[arm]} | {target:.4f} ({how}) | {sum(h is not None for h in hits)}/{len(hits)} "
-                  f"| {text} | {mean_std(best)} | {statistics.fmean(p['births'] for p in per):.0f} | "
-                  f"{statistics.fmean(walls):.0f} |")
-            res[arm] = {"trainings_to_target": hits, "best_after_n": best, "median": text,
+                  f"| {text} | {mean_std(best)} | {statistics.fmean(initial):.4f} | "
+                  f"{statistics.fmean(later) if later else float('nan'):.4f} | "
+                  f"{statistics.fmean(p['births'] for p in per):.0f} | {statistics.fmean(walls):.0f} |")
+            res[arm] = {"trainings_to_target": hits, "best_after_n": best, "median": text, "best_initial": initial,
                         "trainings_done": [len(p["fitness"]) for p in per], "births": [p["births"] for p in per]}
         a, b = medians["evolution"], medians["predictor"]
         ratio = a / b if math.isfinite(a) and math.isfinite(b) and b > 0 else float("nan")
         res["ratio"] = None if math.isnan(ratio) else ratio
         print(f"| {space} | ratio no predictor / predictor of median trainings | | | "
-              f"{'n/a' if math.isnan(ratio) else f'{ratio:.2f}'} | | | |")
+              f"{'n/a' if math.isnan(ratio) else f'{ratio:.2f}'} | | | | | |")
         out[space] = res
     return out
 
@@ -208,17 +219,38 @@ def section_tau(args: argparse.Namespace, logs: dict) -> dict:
             params = np.array([p if p is not None else np.nan for p in log["params"][k:]], float)
             ok = np.isfinite(params)
             out[space]["params"].append(kendall_tau(params[ok], y[k:][ok]) if ok.sum() >= 2 else float("nan"))
+        # Across runs: fit on every other run's trainings (every arm), rank one run's trainings whole.
+        # Late births of one run are near-copies of a few parents; this asks how well it ranks a spread.
+        every = [log for by_seed in logs[space].values() for log in by_seed.values()]
+        for key in ("ridge_across", "gbm_across", "params_across"):
+            out[space][key] = []
+        for i, log in enumerate(every):
+            y = np.asarray(log["fitness"])
+            rest = [other for j, other in enumerate(every) if j != i]
+            for model in ("ridge", "gbm"):
+                fitted = Predictor(model, 0).fit([g for r in rest for g in r["genome"]],
+                                                 [f for r in rest for f in r["fitness"]])
+                out[space][f"{model}_across"].append(kendall_tau(fitted.predict(log["genome"]), y))
+            params = np.array([p if p is not None else np.nan for p in log["params"]], float)
+            ok = np.isfinite(params)
+            out[space]["params_across"].append(kendall_tau(params[ok], y[ok]) if ok.sum() >= 2 else float("nan"))
     print(f"\n## 2. The surrogate's Kendall tau-b on held-out births (fit on the first 70% of each "
           f"no-predictor run's {args.trainings} trainings, ranked on the last 30%)\n")
-    print("| space | predictor | mean tau-b | runs (valid tau) | held-out births per run |")
-    print("|---|---|---|---|---|")
+    print("| space | predictor | mean tau-b | runs (valid tau) | held-out births per run | mean tau-b, one run "
+          "ranked whole, fit on the others (runs) |")
+    print("|---|---|---|---|---|---|")
+
+    def mean_tau(taus: list[float]) -> tuple[str, int]:
+        taus = [t for t in taus if not math.isnan(t)]
+        return (f"{statistics.fmean(taus):+.3f}" if taus else "n/a"), len(taus)
+
     for space in args.spaces:
         r = out[space]
         for model, label in (("ridge", "ridge (zeroevo.neural.predictor)"), ("gbm", "gbm (zeroevo.neural.predictor)"),
                              ("params", "parameter count (trivial)")):
-            taus = [t for t in r[model] if not math.isnan(t)]
-            print(f"| {space} | {label} | {f'{statistics.fmean(taus):+.3f}' if taus else 'n/a'} | "
-                  f"{len(taus)}/{len(r[model])} | {statistics.median(r['test']) if r['test'] else 0:g} |")
+            (tau, n), (across, n_across) = mean_tau(r[model]), mean_tau(r[f"{model}_across"])
+            print(f"| {space} | {label} | {tau} | {n}/{len(r[model])} | "
+                  f"{statistics.median(r['test']) if r['test'] else 0:g} | {across} ({n_across}) |")
     note = (f"checked against scipy.stats.kendalltau: max |difference| {max(checks):.1e}" if checks
             else "scipy not importable or nothing to compare: not cross-checked")
     print(f"\ntau-b: zeroevo.neural.predictor.kendall_tau (numpy); {note}")
@@ -336,6 +368,8 @@ def main() -> None:
     ap.add_argument("--png", help="fronts of the first seed (section 3)")
     ap.add_argument("--json", help="write every result here")
     ap.add_argument("--keep-runs", action="store_true", help="keep the run directories (printed)")
+    ap.add_argument("--runs", help="keep the run directories here; runs already there are resumed, not redone "
+                                   "(a stopped benchmark goes on, a finished one is analysed again)")
     ap.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tiny trainings: code paths only
     args = ap.parse_args()
     if args.trainings < 2:
@@ -357,7 +391,8 @@ def main() -> None:
     arms = (["evolution"] if {"predictor", "tau"} & set(todo) else []) + (["predictor"] if "predictor" in todo else [])
     if "pareto" in todo:
         arms += [arm for arm in args.pareto_arms if arm not in arms]
-    tmp = Path(tempfile.mkdtemp(prefix="zeroevo-predictor-"))
+    tmp = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="zeroevo-predictor-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     runs: dict = {}
     logs: dict = {}
     t_start = time.time()
@@ -375,7 +410,7 @@ def main() -> None:
                               file=sys.stderr)
                     print(f"{space} {arm} seed {seed}: best {max(log['fitness'], default=0.0):.4f} after {n} "
                           f"trainings ({log['births']} births, {log['screened']} screened, "
-                          f"{sum(log['failed'])} failed; {r['wall']:.0f} s)", flush=True)
+                          f"{sum(log['failed'])} failed; {r['wall']:.0f} s{', resumed' if r['resumed'] else ''})", flush=True)
         hours = (time.time() - t_start) / 3600
         print(f"\nFashion-MNIST at the presets' proxy fidelity{' (--smoke: 1 epoch on 256 images)' if args.smoke else ''}"
               f", {args.trainings} trainings per search, no final stage; spaces {args.spaces}; seeds {args.seeds}; "
@@ -395,7 +430,7 @@ def main() -> None:
             Path(args.json).write_text(json.dumps(clean(results), indent=1))
             print(f"wrote {args.json}")
     finally:
-        if args.keep_runs:
+        if args.keep_runs or args.runs:
             print(f"runs kept in {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
