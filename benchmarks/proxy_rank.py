@@ -15,8 +15,10 @@ so other load on the machine does not inflate it. Every training is appended to
 ``--results`` as it finishes, and a rerun skips what is there (a long run survives a stop).
 
 The row ``full, 2nd seed`` (name it in ``--proxies``) retrains every architecture at full
-fidelity with another training seed: its rho is the ceiling any proxy can reach against one
-full-fidelity training per architecture, set by how much retraining alone reorders them.
+fidelity with another training seed: its rho says how well full fidelity agrees with itself.
+Against one full-fidelity training per architecture, a proxy as noisy as that cannot do
+better, and even a noiseless one reaches only about the square root of it (for a
+correlation r between two noisy measurements of one truth, each correlates sqrt(r) with it).
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ PROXIES = {
     },
 }
 PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
-RESEED = "full, 2nd seed"  # full fidelity, another training seed: the noise ceiling of rho
+RESEED = "full, 2nd seed"  # full fidelity, another training seed: how well it agrees with itself
 
 
 def full_fidelity(space: str) -> dict:
