@@ -170,6 +170,19 @@ def main() -> None:
                   f"{cost:.1f} | 1/{full_cost / cost:.0f} |")
         print(f"| {space} | (full-fidelity accuracy: median {np.median(full_acc):.3f}, "
               f"range {full_acc.min():.3f}-{full_acc.max():.3f}) | | | | |")
+        if RESEED in chosen(space):  # the same proxies against the other training, and against both
+            again, _ = column(RESEED)
+            mean = (full_acc + again) / 2
+            print(f"\n{space}: against the 2nd seed's training / against the mean of both trainings "
+                  f"(retraining moves an architecture by {np.mean(np.abs(full_acc - again)):.4f} on average; "
+                  f"the mean of both spans {mean.min():.3f}-{mean.max():.3f})")
+            print("| space | fidelity | Spearman rho, 2nd seed | top-5 overlap | Spearman rho, mean of both | top-5 overlap |")
+            print("|---|---|---|---|---|---|")
+            for name in chosen(space):
+                if name != RESEED:
+                    acc, _ = column(name)
+                    print(f"| {space} | {name} | {spearman(acc, again):.2f} | {top_overlap(acc, again)}/5 | "
+                          f"{spearman(acc, mean):.2f} | {top_overlap(acc, mean)}/5 |")
 
 
 if __name__ == "__main__":
