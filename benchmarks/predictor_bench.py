@@ -191,6 +191,16 @@ def section_predictor(runs: dict, args: argparse.Namespace, logs: dict) -> dict:
 
 
 # ---- 2. Kendall tau of the surrogate -----------------------------------------------------------
+def params_tau(params: list, fitness: np.ndarray) -> float:
+    """Kendall tau-b of parameter count (the trivial predictor) against fitness, over the births
+    with a count (failed ones have none); NaN with fewer than two."""
+    from zeroevo.neural.predictor import kendall_tau
+
+    counts = np.array([p if p is not None else np.nan for p in params], float)
+    ok = np.isfinite(counts)
+    return kendall_tau(counts[ok], fitness[ok]) if ok.sum() >= 2 else float("nan")
+
+
 def section_tau(args: argparse.Namespace, logs: dict) -> dict:
     from zeroevo.neural.predictor import Predictor, kendall_tau
 
@@ -216,9 +226,7 @@ def section_tau(args: argparse.Namespace, logs: dict) -> dict:
                 out[space][model].append(tau)
                 if scipy_tau is not None and not math.isnan(tau):
                     checks.append(abs(tau - float(scipy_tau(pred, y[k:]).statistic)))
-            params = np.array([p if p is not None else np.nan for p in log["params"][k:]], float)
-            ok = np.isfinite(params)
-            out[space]["params"].append(kendall_tau(params[ok], y[k:][ok]) if ok.sum() >= 2 else float("nan"))
+            out[space]["params"].append(params_tau(log["params"][k:], y[k:]))
         # Across runs: fit on every other run's trainings (every arm), rank one run's trainings whole.
         # Late births of one run are near-copies of a few parents; this asks how well it ranks a spread.
         every = [log for by_seed in logs[space].values() for log in by_seed.values()]
@@ -231,9 +239,7 @@ def section_tau(args: argparse.Namespace, logs: dict) -> dict:
                 fitted = Predictor(model, 0).fit([g for r in rest for g in r["genome"]],
                                                  [f for r in rest for f in r["fitness"]])
                 out[space][f"{model}_across"].append(kendall_tau(fitted.predict(log["genome"]), y))
-            params = np.array([p if p is not None else np.nan for p in log["params"]], float)
-            ok = np.isfinite(params)
-            out[space]["params_across"].append(kendall_tau(params[ok], y[ok]) if ok.sum() >= 2 else float("nan"))
+            out[space]["params_across"].append(params_tau(log["params"], y))
     print(f"\n## 2. The surrogate's Kendall tau-b on held-out births (fit on the first 70% of each "
           f"no-predictor run's {args.trainings} trainings, ranked on the last 30%)\n")
     print("| space | predictor | mean tau-b | runs (valid tau) | held-out births per run | mean tau-b, one run "
