@@ -86,3 +86,9 @@ def test_a_bad_pool_is_one_clear_config_error(small_demo, fields, word):
     with pytest.raises(ConfigError, match="evaluation") as err:
         small_demo.replace("evaluation", **fields)
     assert word in str(err.value)
+
+
+def test_warming_up_a_rotating_config_compiles_what_it_runs(small_demo):
+    from zeroevo.programs.warmup import warm_configs
+
+    warm_configs([_rotating(small_demo).to_dict()], 1)  # a pool-sized check would refuse the fixed tasks
