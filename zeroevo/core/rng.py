@@ -30,7 +30,6 @@ PURPOSE_TASK_DATA = np.int64(2)
 PURPOSE_TASK_PARAM = np.int64(3)
 PURPOSE_RESTART = np.int64(4)
 PURPOSE_TRAIN = np.int64(5)
-PURPOSE_ROTATION = np.int64(6)
 
 
 @njit(cache=True)

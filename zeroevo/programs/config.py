@@ -70,10 +70,6 @@ class EvaluationConfig:
     hurdle_quantiles: list = doc("per stage: the quantile of recent children's stage fitness a child must "
                                  "reach to go on", [])
     hurdle_window: int = doc("how many recent children's stage fitness set each hurdle", 100)
-    task_pool: int = doc("search tasks: a restart generates this many and each island draws "
-                         "search_tasks.num_tasks of them anew every rotate_every births (0 = the same "
-                         "tasks for the whole restart, as the reference; needs fec = false)", 0)
-    rotate_every: int = doc("births of an island between draws from task_pool", 100)
 
     def __post_init__(self) -> None:
         check(self.combine in ("mean", "median"), "evaluation.combine", self.combine, "'mean' or 'median'")
@@ -84,12 +80,6 @@ class EvaluationConfig:
               and all(isinstance(q, (int, float)) and 0.0 <= q <= 1.0 for q in self.hurdle_quantiles),
               "evaluation.hurdle_quantiles", self.hurdle_quantiles, "one quantile in 0..1 per hurdle stage")
         check(self.hurdle_window >= 1, "evaluation.hurdle_window", self.hurdle_window, ">= 1")
-        check(self.task_pool >= 0, "evaluation.task_pool", self.task_pool, ">= 0 (0 = no rotation)")
-        check(self.rotate_every >= 1, "evaluation.rotate_every", self.rotate_every, ">= 1")
-        # The cache keys a fitness to the tasks it was measured on; rotating them would hand
-        # out fitness from another draw.
-        check(not (self.task_pool and self.fec), "evaluation.task_pool", self.task_pool,
-              "0 while evaluation.fec is on (rotating tasks needs fec = false)")
         for name in ("fec_train", "fec_valid", "fec_cache_size"):
             check(getattr(self, name) >= 1, f"evaluation.{name}", getattr(self, name), ">= 1")
         check(self.fec_forget_every >= 0, "evaluation.fec_forget_every", self.fec_forget_every, ">= 0")
@@ -126,9 +116,6 @@ class Config(ConfigBase):
         for name in ("search_tasks", "select_tasks", "final_tasks"):
             check(getattr(self, name).features == self.program.features, f"{name}.features",
                    getattr(self, name).features, f"program.features ({self.program.features})")
-        pool = self.evaluation.task_pool
-        check(not pool or pool > self.search_tasks.num_tasks, "evaluation.task_pool", pool,
-              f"0 or more than search_tasks.num_tasks ({self.search_tasks.num_tasks})")
 
     def program_spec(self) -> ProgramSpec:
         """The program space this config describes."""

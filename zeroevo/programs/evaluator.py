@@ -120,10 +120,6 @@ class PythonProgramEvaluator:
                                      int(icfg[FEC_VALID]))
         self.cache = OrderedLRU(cache_size, forget_every)
 
-    def use_tasks(self, tasks: TaskSet) -> None:
-        """Evaluate on ``tasks`` from now on (a task rotation's next draw: as many tasks)."""
-        self.tasks, self.tk = tasks, task_tuple(tasks)
-
     def __call__(self, program, birth: int = 0):
         """``EvalResult`` of ``program`` (``birth`` is unused: programs evaluate alike)."""
         # This spec's variant, unless the program has ops beyond its lists.

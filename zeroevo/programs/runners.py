@@ -43,7 +43,6 @@ from zeroevo.programs.fec import (
 )
 from zeroevo.programs.kernels import is_cached, kernels_for_spec
 from zeroevo.programs.memo import EvalMemo, same_code
-from zeroevo.programs.rotation import rotation_for
 from zeroevo.programs.tasks import TaskSet
 from zeroevo.spaces.program.genome import MUTATIONS, Program, ProgramSpec
 from zeroevo.spaces.program.initial import initial_program
@@ -99,11 +98,8 @@ class ChunkRunner:
         self.kern = kernels_for_spec(spec, (self.template,), self.flags)
 
     def start(self, tasks: TaskSet) -> None:
-        """Begin a restart: empty population and cache, these search tasks (the pool to draw
-        from, with ``[evaluation] task_pool``)."""
+        """Begin a restart: empty population and cache, these search tasks."""
         ev = self.config.evaluation
-        self.rotation = rotation_for(self.config, tasks, self.island)
-        tasks = self.rotation.first() if self.rotation else tasks
         self.num_tasks = tasks.num_tasks
         self.tk = task_tuple(tasks)
         self.fec = FecArrays.create(ev.fec_cache_size, ev.fec_forget_every)
@@ -117,19 +113,6 @@ class ChunkRunner:
 
     def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
             restart: int) -> tuple[BirthBatch, int]:
-        """Up to ``n_max`` births: one kernel call, or one per task draw."""
-        if self.rotation is None:
-            return self._segment(t0, b0, n_max, steps0, max_steps, restart)
-        return self.rotation.run(self._segment, self._use, t0, b0, n_max, steps0, max_steps, restart)
-
-    def _use(self, tasks: TaskSet) -> None:
-        # The memo holds results on the old draw: a new one starts empty.
-        self.tk = task_tuple(tasks)
-        self.memo = EvalMemo.create(self.config.evolution.population, 3 * self.spec.capacity, tasks.num_tasks,
-                                    len(self.hurdles.examples))
-
-    def _segment(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
-                 restart: int) -> tuple[BirthBatch, int]:
         """Up to ``n_max`` births in one kernel call."""
         cols = [np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max, np.int8),
                 np.zeros(n_max, np.int8), np.zeros(n_max), np.zeros(n_max, np.int64),
@@ -254,11 +237,8 @@ class PythonRunner:
         self.icfg, self.fcfg = eval_arrays(config, spec)
 
     def start(self, tasks: TaskSet) -> None:
-        """Begin a restart: empty population and cache, these search tasks (the pool to draw
-        from, with ``[evaluation] task_pool``)."""
+        """Begin a restart: empty population and cache, these search tasks."""
         evo, ev = self.config.evolution, self.config.evaluation
-        self.rotation = rotation_for(self.config, tasks, self.island)
-        tasks = self.rotation.first() if self.rotation else tasks
         self.num_tasks = tasks.num_tasks
         self.engine = Engine(self.space, evo.population, evo.tournament, seed64(self.config.run.seed),
                              self.island, evo.algorithm, MUTATIONS, self._objectives())
@@ -289,12 +269,6 @@ class PythonRunner:
     def run(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
             restart: int) -> tuple[BirthBatch, int]:
         """Up to ``n_max`` births, one Python step each."""
-        if self.rotation is None:
-            return self._segment(t0, b0, n_max, steps0, max_steps, restart)
-        return self.rotation.run(self._segment, self.evaluate.use_tasks, t0, b0, n_max, steps0, max_steps, restart)
-
-    def _segment(self, t0: int, b0: int, n_max: int, steps0: int, max_steps: int,
-                 restart: int) -> tuple[BirthBatch, int]:
         return self.engine.run(self.evaluate, t0, b0, n_max, steps0, max_steps, restart)
 
     def program(self, slot: int) -> Program:

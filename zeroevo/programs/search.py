@@ -148,8 +148,6 @@ class ProgramSearch:
         if given is not None:
             return given
         spec: TaskSpec = (self.config.search_tasks, self.config.select_tasks, self.config.final_tasks)[which]
-        if which == 0 and self.config.evaluation.task_pool:  # the pool the runners draw from
-            spec = dataclasses.replace(spec, num_tasks=self.config.evaluation.task_pool)
         if which < 2 and not spec.data_seeds:
             spec = spec.with_seeds(int(key_of(self.config.run.seed, PURPOSE_RESTART, restart, which)))
         return generate(spec)

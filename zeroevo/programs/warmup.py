@@ -69,8 +69,7 @@ def _warm_config(config: dict) -> float:
     from zeroevo.programs.runners import ChunkRunner
     from zeroevo.programs.tasks import generate
 
-    # A task rotation's draws have the shapes (and so the kernel types) of fixed tasks.
-    cfg = Config.from_data(config).replace("evaluation", task_pool=0)
+    cfg = Config.from_data(config)
     runner = ChunkRunner(cfg, cfg.program_spec())
     runner.start(generate(cfg.search_tasks))  # tasks of the search's shapes: types are what compile
     t0 = time.perf_counter()
