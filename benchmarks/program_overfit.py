@@ -11,6 +11,10 @@ between search and final fitness over them, and, on binary and ReLU-teacher task
 hand-written learners (linear / logistic regression and the 2-layer net, each at every
 learning rate of the baseline grid) on the same search, select and final tasks: what "as
 good as logistic regression" means on each set.
+
+Then the run's last population (its latest snapshot): which program ``evolution.select_top
+= k`` would keep, for k = 1 (the best by search fitness, the reference's choice), 10 and
+``evolution.population``, and that program's select and final fitness.
 """
 from __future__ import annotations
 
@@ -21,6 +25,34 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.proxy_rank import spearman
+
+
+def population(run: Path, config, search, sets: dict) -> None:
+    """What ``evolution.select_top = k`` keeps from the run's last population, for a few k."""
+    from zeroevo.analysis.lineage import snapshot_populations
+    from zeroevo.programs.evaluator import full_fitness
+    from zeroevo.programs.search import ranked_slots
+    from zeroevo.runs.storage import read_bundle
+    from zeroevo.spaces.program.genome import Program
+
+    snaps = sorted((run / "snapshots").glob("snap-*.arrow"))
+    if not snaps:
+        return
+    arrays, _ = read_bundle(snaps[-1])
+    pops = snapshot_populations(arrays, config.dispatch.islands)
+    fit = np.concatenate([p["fitness"] for p in pops])
+    programs = [Program(p["ins"][k], p["data"][k], p["sizes"][k]) for p in pops for k in range(len(p["fitness"]))]
+    order = [int(k) for k in ranked_slots(fit, np.zeros(len(fit)), config.objectives) if np.isfinite(fit[k])]
+    measured: dict[int, tuple[float, float]] = {}
+    print(f"\nthe last population ({snaps[-1].name}, {len(order)} programs): the program select_top = k keeps")
+    print("| k | its search fitness | select | final |\n|---|---|---|---|")
+    for k in sorted({1, 10, min(config.evolution.population, len(order))}):
+        for slot in order[:k]:
+            if slot not in measured:
+                measured[slot] = (full_fitness(config, search.spec, programs[slot], sets["select"]),
+                                  full_fitness(config, search.spec, programs[slot], sets["final"]))
+        best = max(order[:k], key=lambda slot: (measured[slot][0], -order.index(slot)))
+        print(f"| {k} | {fit[best]:.4f} | {measured[best][0]:.4f} | {measured[best][1]:.4f} |")
 
 
 def main() -> None:
@@ -67,6 +99,7 @@ def main() -> None:
               f"against select: {spearman(a[:, 0], a[:, 1]):.2f}")
         print(f"best by search: final {a[0, 2]:.4f}; best by select: final {a[best_select, 2]:.4f}; "
               f"best final among them: {a[:, 2].max():.4f}")
+    population(args.run, config, search, sets)
     if config.final_tasks.kind in TASK_KINDS:
         spec = baseline_spec(config.program_spec())
         print("\nhand-written learners by learning rate (search / select / final):")

@@ -153,3 +153,31 @@ def test_nonlinear_threshold_sits_between_linear_regression_and_backprop(tmp_pat
     search, run_dir = start_run(cfg.replace("run", max_births=2000), tmp_path / "run", None)
     search.run()
     assert run_dir.document("baselines") == got
+
+
+@pytest.mark.parametrize("islands", [1, 2])
+def test_select_top_keeps_the_best_on_select_of_the_population_best_and_births_alike(tmp_path, small_demo, islands):
+    from zeroevo.runs.birthlog import read_log
+    from zeroevo.runs.lifecycle import start_run
+    from zeroevo.runs.rundir import RunDir
+
+    cfg = small_demo.replace("run", max_births=4000, sufficient_fitness=0.0)
+    cfg = cfg.replace("dispatch", islands=islands, migrate_every=250)
+    runs = {}
+    for k in (1, 50):
+        start_run(cfg.replace("evolution", select_top=k), tmp_path / f"top{k}")[0].run()
+        runs[k] = (read_log(tmp_path / f"top{k}").drop(["time"]), RunDir(tmp_path / f"top{k}").best())
+    assert runs[1][0].equals(runs[50][0])  # select never changes a birth
+    one, top = runs[1][1], runs[50][1]
+    assert len(one) == len(top) >= 3
+    assert all(b["select_fitness"] >= a["select_fitness"] for a, b in zip(one, top))
+    assert any(b["select_fitness"] > a["select_fitness"] for a, b in zip(one, top))
+    assert all(b["search_fitness"] <= a["search_fitness"] for a, b in zip(one, top))
+
+
+@pytest.mark.parametrize("k", [0, 51])
+def test_select_top_outside_the_population_is_one_config_error(small_demo, k):
+    from zeroevo.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"evolution.select_top .* 1..population \(50\)"):
+        small_demo.replace("evolution", select_top=k)

@@ -27,7 +27,7 @@ from zeroevo.core.registry import register_evaluator
 from zeroevo.programs.config import Config
 from zeroevo.programs.fec import FecArrays
 from zeroevo.programs.runners import ChunkRunner
-from zeroevo.programs.search import ProgramSearch, best_slot, program_spec
+from zeroevo.programs.search import ProgramSearch, program_spec, ranked_slots
 from zeroevo.spaces.program.genome import MUTATION_CODE, Program
 
 _FEC_FIELDS = ("table", "rec", "key", "meta")
@@ -123,18 +123,20 @@ class IslandSearch(ProgramSearch):
         self.in_restart = [0] * K  # per-island births in the current restart
 
     # ---- the population seen by select ----------------------------------------------
-    def _population_best(self) -> tuple[Program, float, int]:
+    def _population_top(self, k: int) -> list[tuple[Program, float, int]]:
         # The best over all islands' populations, in island order (first of equals wins).
         present = [(i, st) for i, st in enumerate(self.states) if st is not None]
         fitness = np.concatenate([st["pop_fitness"] for _, st in present])
         cost = np.concatenate([st.get("pop_cost", np.zeros(len(st["pop_fitness"]))) for _, st in present])
-        k = best_slot(fitness, cost, self.config.objectives)
-        for i, st in present:
-            if k < len(st["pop_fitness"]):
-                break
-            k -= len(st["pop_fitness"])
-        program = Program(st["pop_ins"][k].copy(), st["pop_data"][k].copy(), st["pop_sizes"][k].copy())
-        return program, float(st["pop_fitness"][k]), int(st["pop_births"][k]) * self.K + i
+        top = []
+        for j in ranked_slots(fitness, cost, self.config.objectives)[:k]:
+            for i, st in present:
+                if j < len(st["pop_fitness"]):
+                    break
+                j -= len(st["pop_fitness"])
+            program = Program(st["pop_ins"][j].copy(), st["pop_data"][j].copy(), st["pop_sizes"][j].copy())
+            top.append((program, float(st["pop_fitness"][j]), int(st["pop_births"][j]) * self.K + i))
+        return top
 
     # ---- one epoch ----------------------------------------------------------------------
     def _epoch(self, dispatcher: Any, n: int) -> list[BirthBatch]:

@@ -38,15 +38,16 @@ def program_spec(config: Config) -> ProgramSpec:
     return config.program_spec()
 
 
-def best_slot(fitness: np.ndarray, cost: np.ndarray, objectives: Objectives) -> int:
-    """The population's best slot (the first of equals): by fitness, by the cost-limited
+def ranked_slots(fitness: np.ndarray, cost: np.ndarray, objectives: Objectives) -> np.ndarray:
+    """Population slots best first (equals in slot order): by fitness, by the cost-limited
     fitness or the soft reward (``objectives`` modes limit and soft), by fitness on a front."""
+    values = np.asarray(fitness, float)
     if objectives.mode in ("limit", "soft"):
         mode = ("accuracy", "limit", "soft", "pareto").index(objectives.mode)
-        values = [objective_value(float(f), float(c), mode, objectives.limit, objectives.target, objectives.weight)
-                  if np.isfinite(f) else -np.inf for f, c in zip(fitness, cost)]
-        return int(np.argmax(values))
-    return int(np.argmax(fitness))
+        values = np.array([objective_value(float(f), float(c), mode, objectives.limit, objectives.target,
+                                           objectives.weight) if np.isfinite(f) else -np.inf
+                           for f, c in zip(fitness, cost)])
+    return np.argsort(-values, kind="stable")
 
 
 @dataclass(frozen=True)
@@ -152,17 +153,37 @@ class ProgramSearch:
             spec = spec.with_seeds(int(key_of(self.config.run.seed, PURPOSE_RESTART, restart, which)))
         return generate(spec)
 
+    def _population_top(self, k: int) -> list[tuple[Program, float, int]]:
+        """The population's ``k`` best (the first best slot first, as the reference): program,
+        search fitness, birth. With a cost limit or MnasNet's reward, best by that value."""
+        r = self.runner
+        return [(r.program(int(slot)), float(r.fitness[slot]), int(r.births[slot]))
+                for slot in ranked_slots(r.fitness, r.cost, self.config.objectives)[:k]]
+
     def _population_best(self) -> tuple[Program, float, int]:
-        """The population's best (first best slot, as the reference): program, search
-        fitness, birth. With a cost limit or MnasNet's reward, best by that value."""
-        slot = best_slot(self.runner.fitness, self.runner.cost, self.config.objectives)
-        return self.runner.program(slot), float(self.runner.fitness[slot]), int(self.runner.births[slot])
+        return self._population_top(1)[0]
 
     def _candidate(self) -> tuple[Program, float, float, int]:
-        """The population's best with its select fitness: program, select, search, birth."""
-        program, search_fit, birth = self._population_best()
-        fit = full_fitness(self.config, self.spec, program, self.tasks_for(1, self.state.restart))
-        return program, fit, search_fit, birth
+        """The restart's candidate with its select fitness: program, select, search, birth.
+
+        The population's best by search fitness, or with ``evolution.select_top = k`` the
+        best on the select tasks of its k best distinct programs (the first of equals): a
+        restart's best by search fitness is often the one most tuned to its search tasks.
+        """
+        tasks = self.tasks_for(1, self.state.restart)
+        best, seen = None, set()
+        for program, search_fit, birth in self._population_top(self.config.evolution.select_top):
+            key = program.ins.tobytes() + program.data.tobytes() + program.sizes.tobytes()
+            if key in seen or not np.isfinite(search_fit):
+                continue
+            seen.add(key)
+            fit = full_fitness(self.config, self.spec, program, tasks)
+            if best is None or fit > best[1]:
+                best = (program, fit, search_fit, birth)
+        if best is None:  # nothing measured yet: the first slot, as before
+            program, search_fit, birth = self._population_best()
+            best = (program, full_fitness(self.config, self.spec, program, tasks), search_fit, birth)
+        return best
 
     def _select(self) -> None:
         """End of a restart: the population's best meets the select tasks."""
