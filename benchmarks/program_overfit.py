@@ -13,8 +13,9 @@ learning rate of the baseline grid) on the same search, select and final tasks: 
 good as logistic regression" means on each set.
 
 Then the run's last population (its latest snapshot): which program ``evolution.select_top
-= k`` would keep, for k = 1 (the best by search fitness, the reference's choice), 10 and
-``evolution.population``, and that program's select and final fitness.
+= k`` would keep, for k = 1 (the best by search fitness, the reference's choice), 10,
+``evolution.population`` and (with islands) every island's population, and that program's
+select and final fitness.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def population(run: Path, config, search, sets: dict) -> None:
     measured: dict[int, tuple[float, float]] = {}
     print(f"\nthe last population ({snaps[-1].name}, {len(order)} programs): the program select_top = k keeps")
     print("| k | its search fitness | select | final |\n|---|---|---|---|")
-    for k in sorted({1, 10, min(config.evolution.population, len(order))}):
+    for k in sorted({1, 10, min(config.evolution.population, len(order)), len(order)}):
         for slot in order[:k]:
             if slot not in measured:
                 measured[slot] = (full_fitness(config, search.spec, programs[slot], sets["select"]),

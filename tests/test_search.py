@@ -164,11 +164,11 @@ def test_select_top_keeps_the_best_on_select_of_the_population_best_and_births_a
     cfg = small_demo.replace("run", max_births=4000, sufficient_fitness=0.0)
     cfg = cfg.replace("dispatch", islands=islands, migrate_every=250)
     runs = {}
-    for k in (1, 50):
+    for k in (1, 50 * islands):
         start_run(cfg.replace("evolution", select_top=k), tmp_path / f"top{k}")[0].run()
         runs[k] = (read_log(tmp_path / f"top{k}").drop(["time"]), RunDir(tmp_path / f"top{k}").best())
-    assert runs[1][0].equals(runs[50][0])  # select never changes a birth
-    one, top = runs[1][1], runs[50][1]
+    assert runs[1][0].equals(runs[50 * islands][0])  # select never changes a birth
+    one, top = runs[1][1], runs[50 * islands][1]
     assert len(one) == len(top) >= 3
     assert all(b["select_fitness"] >= a["select_fitness"] for a, b in zip(one, top))
     assert any(b["select_fitness"] > a["select_fitness"] for a, b in zip(one, top))
@@ -179,5 +179,6 @@ def test_select_top_keeps_the_best_on_select_of_the_population_best_and_births_a
 def test_select_top_outside_the_population_is_one_config_error(small_demo, k):
     from zeroevo.core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"evolution.select_top .* 1..population \(50\)"):
+    with pytest.raises(ConfigError, match=r"evolution.select_top .* 1..population x islands \(50\)"):
         small_demo.replace("evolution", select_top=k)
+    small_demo.replace("dispatch", islands=2).replace("evolution", select_top=100)  # 2 islands hold 100

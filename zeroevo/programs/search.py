@@ -186,7 +186,7 @@ class ProgramSearch:
         return best
 
     def _select(self) -> None:
-        """End of a restart: the population's best meets the select tasks."""
+        """End of a restart: its candidate (see :meth:`_candidate`) meets the select tasks."""
         s = self.state
         program, fit, search_fit, birth = self._candidate()
         if fit >= s.best_select:
