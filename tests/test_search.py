@@ -182,3 +182,15 @@ def test_select_top_outside_the_population_is_one_config_error(small_demo, k):
     with pytest.raises(ConfigError, match=r"evolution.select_top .* 1..population x islands \(50\)"):
         small_demo.replace("evolution", select_top=k)
     small_demo.replace("dispatch", islands=2).replace("evolution", select_top=100)  # 2 islands hold 100
+
+
+def test_select_top_chooses_on_select_tasks_when_a_run_stops_before_any_restart_ends(small_demo):
+    from zeroevo.programs.evaluator import full_fitness
+
+    cfg = small_demo.replace("run", max_births=600, sufficient_fitness=0.0).replace("evolution", max_train_steps=1e12)
+    plain, log_plain = _run(cfg)
+    top, log_top = _run(cfg.replace("evolution", select_top=50))
+    assert plain.select_fitness is None and log_plain.equal(log_top)  # k = 1: nothing selected, as before
+    search = ProgramSearch(cfg)
+    assert top.select_fitness >= full_fitness(cfg, search.spec, plain.program, search.tasks_for(1, 0))
+    assert top.search_fitness <= plain.search_fitness

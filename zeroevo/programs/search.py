@@ -336,9 +336,10 @@ class ProgramSearch:
     def _result(self, cpu: float, wall: float) -> SearchResult:
         s = self.state
         program, select, search, solved = s.best_program, s.best_select, s.best_search, s.solved
-        if program is None and not s.selected:
+        if program is None and not s.selected and (self.config.evolution.select_top == 1 or s.local == 0):
             # No restart finished: nothing was selected, and the result says so (select is
             # None); the population's best by search fitness is what there is to report.
+            # (With select_top > 1 the stop measures candidates on the select tasks, below.)
             program, search, _ = self._population_best() if s.local > 0 else (self.runner.program(0), 0.0, 0)
             final = full_fitness(self.config, self.spec, program, self.tasks_for(2, s.restart))
             return SearchResult(
