@@ -32,7 +32,7 @@ def population(run: Path, config, search, sets: dict) -> None:
     """What ``evolution.select_top = k`` keeps from the run's last population, for a few k."""
     from zeroevo.analysis.lineage import snapshot_populations
     from zeroevo.programs.evaluator import full_fitness
-    from zeroevo.programs.search import ranked_slots
+    from zeroevo.programs.search import ranked_slots, select_candidate
     from zeroevo.runs.storage import read_bundle
     from zeroevo.spaces.program.genome import Program
 
@@ -44,17 +44,20 @@ def population(run: Path, config, search, sets: dict) -> None:
     fit = np.concatenate([p["fitness"] for p in pops])
     programs = [Program(p["ins"][k], p["data"][k], p["sizes"][k]) for p in pops for k in range(len(p["fitness"]))]
     order = [int(k) for k in ranked_slots(fit, np.zeros(len(fit)), config.objectives) if np.isfinite(fit[k])]
-    measured: dict[int, tuple[float, float]] = {}
+    top = [(programs[slot], float(fit[slot]), slot) for slot in order]
+    selects: dict[int, float] = {}  # select fitness by program (the same objects for every k)
+
+    def select(program: Program) -> float:
+        if id(program) not in selects:
+            selects[id(program)] = full_fitness(config, search.spec, program, sets["select"])
+        return selects[id(program)]
+
     print(f"\nthe last population ({snaps[-1].name}, {len(order)} programs): the program select_top = k keeps")
     print("| k | its search fitness | select | final |\n|---|---|---|---|")
     for k in sorted({1, 10, min(config.evolution.population, len(order)), len(order)}):
-        for slot in order[:k]:
-            if slot not in measured:
-                measured[slot] = (full_fitness(config, search.spec, programs[slot], sets["select"]),
-                                  full_fitness(config, search.spec, programs[slot], sets["final"]))
-        best = max(order[:k], key=lambda slot: (measured[slot][0], -order.index(slot)))
-        print(f"| {k} | {fit[best]:.4f} | {measured[best][0]:.4f} | {measured[best][1]:.4f} |")
-
+        program, select_fit, search_fit, _ = select_candidate(top[:k], select)
+        final = full_fitness(config, search.spec, program, sets["final"])
+        print(f"| {k} | {search_fit:.4f} | {select_fit:.4f} | {final:.4f} |")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

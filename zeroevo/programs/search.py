@@ -50,6 +50,27 @@ def ranked_slots(fitness: np.ndarray, cost: np.ndarray, objectives: Objectives) 
     return np.argsort(-values, kind="stable")
 
 
+def select_candidate(top: list[tuple[Program, float, int]],
+                     measure: Callable[[Program], float]) -> tuple[Program, float, float, int]:
+    """The best by ``measure`` (select fitness) of ``top`` ((program, search fitness, birth),
+    best by search fitness first), the first of equals: program, select, search, birth.
+
+    With ``evolution.select_top = 1`` that is the population's best, as the reference; with
+    more, a restart's best by search fitness is often the one most tuned to its search tasks.
+    The first is always measured; after it, duplicates and programs without a search fitness
+    are not.
+    """
+    best, measured = None, []
+    for n, (program, search_fit, birth) in enumerate(top):
+        if n and (not np.isfinite(search_fit) or any(program == p for p in measured)):
+            continue
+        measured.append(program)
+        fit = measure(program)
+        if best is None or fit > best[1]:
+            best = (program, fit, search_fit, birth)
+    return best
+
+
 @dataclass(frozen=True)
 class Progress:
     """What a progress callback sees after each chunk."""
@@ -164,26 +185,11 @@ class ProgramSearch:
         return self._population_top(1)[0]
 
     def _candidate(self) -> tuple[Program, float, float, int]:
-        """The restart's candidate with its select fitness: program, select, search, birth.
-
-        The population's best by search fitness, or with ``evolution.select_top = k`` the
-        best on the select tasks of its k best distinct programs (the first of equals): a
-        restart's best by search fitness is often the one most tuned to its search tasks.
-        """
+        """The restart's candidate with its select fitness: program, select, search, birth
+        (see :func:`select_candidate`)."""
         tasks = self.tasks_for(1, self.state.restart)
-        best, seen = None, set()
-        for program, search_fit, birth in self._population_top(self.config.evolution.select_top):
-            key = program.ins.tobytes() + program.data.tobytes() + program.sizes.tobytes()
-            if key in seen or not np.isfinite(search_fit):
-                continue
-            seen.add(key)
-            fit = full_fitness(self.config, self.spec, program, tasks)
-            if best is None or fit > best[1]:
-                best = (program, fit, search_fit, birth)
-        if best is None:  # nothing measured yet: the first slot, as before
-            program, search_fit, birth = self._population_best()
-            best = (program, full_fitness(self.config, self.spec, program, tasks), search_fit, birth)
-        return best
+        return select_candidate(self._population_top(self.config.evolution.select_top),
+                                lambda program: full_fitness(self.config, self.spec, program, tasks))
 
     def _select(self) -> None:
         """End of a restart: its candidate (see :meth:`_candidate`) meets the select tasks."""
