@@ -4,7 +4,9 @@
         [--cpu-seconds 600] [--jobs 2] [--json results.json]
 
 For each preset (default: nonlinear, binary-fashion, binary-fashion-basic,
-binary-fashion-adapt-linear, binary-fashion-adapt-nn) and seed, runs the preset's program
+binary-fashion-adapt-linear, binary-fashion-adapt-nn; a ``.toml`` config file, as
+``zeroevo evolve --config`` reads it, stands for a variant side by side with its preset) and
+seed, runs the preset's program
 search (``start_run``, recorded in a temporary run directory, exactly as ``zeroevo evolve``)
 with a per-run budget, ``--jobs`` runs at a time, one process each (a run is one thread: the
 numba kernels are not parallel and BLAS is pinned to one thread here; the CPU/wall column
@@ -65,9 +67,8 @@ class _Trace:
 def one_run(preset: str, seed: int, seconds: float) -> dict:
     """One search of ``preset`` with ``run.max_seconds = seconds`` (runs in a worker process)."""
     from zeroevo.runs.lifecycle import start_run
-    from zeroevo.runs.presets import load_preset
 
-    cfg = load_preset(preset).replace("run", seed=seed, max_seconds=seconds)
+    cfg = config(preset).replace("run", seed=seed, max_seconds=seconds)
     trace = _Trace()
     with tempfile.TemporaryDirectory(prefix="zeroevo-pq-") as tmp:  # birth logs get large: dropped after
         search, run_dir = start_run(cfg, Path(tmp) / "run", trace)
@@ -116,13 +117,21 @@ def _select(run: dict) -> float:
     return run["select_fitness"] if run["select_fitness"] is not None else run["select_at_stop"]
 
 
+def config(preset: str):  # noqa: ANN201 - a zeroevo config, imported lazily
+    """The config of a preset name, or of a TOML file (ending ``.toml``) over its own ``preset`` line."""
+    from zeroevo.runs import configs, presets
+
+    if preset.endswith(".toml"):
+        return configs.load(preset, preset_data=presets.preset_data)
+    return presets.load_preset(preset)
+
+
 def warm(presets: list[str], jobs: int) -> float:
     """Compile every preset's kernel variant (one process per preset); returns wall seconds."""
     from zeroevo.programs.warmup import warm_configs
-    from zeroevo.runs.presets import load_preset
 
     t0 = time.time()
-    warm_configs([load_preset(p).to_dict() for p in presets], jobs)
+    warm_configs([config(p).to_dict() for p in presets], jobs)
     return time.time() - t0
 
 
@@ -204,11 +213,15 @@ def main() -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from zeroevo.core.errors import ZeroevoError
     from zeroevo.programs.config import Config
-    from zeroevo.runs.presets import load_preset
 
     for preset in args.presets:
-        if not isinstance(load_preset(preset), Config):
+        try:
+            loaded = config(preset)
+        except (ZeroevoError, OSError) as exc:
+            ap.error(f"{preset}: {exc}")
+        if not isinstance(loaded, Config):
             ap.error(f"{preset} is not a program-search preset")
     cores = os.cpu_count()
     print(f"program search quality: budget run.max_seconds = {args.cpu_seconds:g} s per run (a wall-clock limit "

@@ -1,0 +1,116 @@
+"""How far apart are the rungs between predicting 0 and backprop? Hand-built programs on a preset's tasks.
+
+    PYTHONPATH=. python benchmarks/program_ladder.py [--preset nonlinear] [--tasks select] [--seed 1]
+
+A search climbs by single mutations, so what it can reach depends on the fitness of the
+programs between where it is and where it should go. This script builds those programs by
+hand, on the way from an empty program to the 2-layer ReLU network trained by backprop (the
+``nonlinear`` preset's target), measures each at its best learning rate of the baselines'
+grid on the preset's tasks (``--tasks search|select|final``, of the first restart for
+``--seed``), and prints, per rung, its fitness and how many instructions it adds or changes
+against the rung it grows from. A rung whose fitness is below its predecessor's is a valley:
+the search has to cross it by several mutations at once, or by neutral drift.
+
+The programs use the memory layout of ``spaces/program/initial.py``'s learners: ``v0`` the
+input, ``s0`` the label, ``s1`` the prediction, ``s2`` the learning rate, ``s3`` the scaled
+error, ``m0`` the hidden weights, ``v1`` the output weights, ``v2`` the hidden
+pre-activations, ``v3`` the ReLU mask, ``v4`` the hidden activations.
+"""
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from zeroevo.programs.baselines import LR_GRID, baseline_spec
+from zeroevo.programs.evaluator import full_fitness
+from zeroevo.programs.search import ProgramSearch
+from zeroevo.runs.presets import load_preset
+from zeroevo.spaces.program.genome import COMPONENTS, Program, ProgramSpec, from_rows
+
+INIT = [("MATRIX_GAUSSIAN_SET", 0, 0, 0, 0.0, 0.5), ("VECTOR_GAUSSIAN_SET", 0, 0, 1, 0.0, 0.5)]
+ERROR = [("SCALAR_DIFF", 0, 1, 3), ("SCALAR_PRODUCT", 3, 2, 3)]  # s3 = (label - prediction) * lr
+HIDDEN = [("MATRIX_VECTOR_PRODUCT", 0, 0, 2)]  # v2 = m0 @ x
+RELU = [("VECTOR_HEAVYSIDE", 2, 0, 3), ("VECTOR_PRODUCT", 2, 3, 4)]  # v4 = relu(v2), v3 its mask
+
+
+def _out(h: int) -> list[tuple]:
+    """Predict ``s1 = v_h . v1``."""
+    return [("VECTOR_INNER_PRODUCT", h, 1, 1)]
+
+
+def _learn_out(h: int) -> list[tuple]:
+    """The output layer's SGD step: ``v1 += s3 * v_h``."""
+    return [("SCALAR_VECTOR_PRODUCT", 3, h, 7), ("VECTOR_SUM", 1, 7, 1)]
+
+
+def _learn_hidden(mask: bool) -> list[tuple]:
+    """The hidden layer's step, before ``v1`` moves: ``m0 += outer(s3 * v1 [* mask], x)``."""
+    back = [("SCALAR_VECTOR_PRODUCT", 3, 1, 5)] + ([("VECTOR_PRODUCT", 5, 3, 6)] if mask else [])
+    return back + [("VECTOR_OUTER_PRODUCT", 6 if mask else 5, 0, 1), ("MATRIX_SUM", 0, 1, 0)]
+
+
+# name: (grows from, setup after the learning rate, predict, learn)
+RUNGS: dict[str, tuple[str | None, list, list, list]] = {
+    "predict 0 (empty program)": (None, [], [], []),
+    "linear regression": ("predict 0 (empty program)", [], _out(0), ERROR + _learn_out(0)),
+    "linear on a fixed random projection W x": (
+        "linear regression", INIT, HIDDEN + _out(2), ERROR + _learn_out(2)),
+    "random ReLU features (output layer learned)": (
+        "linear on a fixed random projection W x", INIT, HIDDEN + RELU + _out(4), ERROR + _learn_out(4)),
+    "deep linear network by backprop (no ReLU)": (
+        "linear on a fixed random projection W x", INIT, HIDDEN + _out(2),
+        ERROR + _learn_hidden(False) + _learn_out(2)),
+    "ReLU network, backprop without the ReLU mask": (
+        "random ReLU features (output layer learned)", INIT, HIDDEN + RELU + _out(4),
+        ERROR + _learn_hidden(False) + _learn_out(4)),
+    "2-layer ReLU network by backprop (the target)": (
+        "ReLU network, backprop without the ReLU mask", INIT, HIDDEN + RELU + _out(4),
+        ERROR + _learn_hidden(True) + _learn_out(4)),
+}
+
+
+def program(spec: ProgramSpec, name: str, lr: float) -> Program:
+    """The rung ``name`` with learning rate ``lr`` (``s2``)."""
+    _, setup, predict, learn = RUNGS[name]
+    rows = {"setup": [("SCALAR_CONST_SET", 0, 0, 2, lr)] + setup if predict else [],
+            "predict": predict, "learn": learn}
+    return from_rows(spec, rows)
+
+
+def edits(spec: ProgramSpec, name: str) -> int:
+    """Instructions of rung ``name`` that its predecessor lacks (new or changed; constants aside)."""
+    parent = RUNGS[name][0]
+    if parent is None:
+        return 0
+    a, b = program(spec, parent, 0.1), program(spec, name, 0.1)
+    count = 0
+    for c in range(len(COMPONENTS)):
+        old = Counter(map(tuple, a.component(c)[0].tolist()))
+        new = Counter(map(tuple, b.component(c)[0].tolist()))
+        count += sum((new - old).values())
+    return count
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="nonlinear")
+    ap.add_argument("--tasks", choices=("search", "select", "final"), default="select")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    cfg = load_preset(args.preset).replace("run", seed=args.seed)
+    spec = baseline_spec(cfg.program_spec())
+    tasks = ProgramSearch(cfg).tasks_for(("search", "select", "final").index(args.tasks), 0)
+    print(f"{args.preset}, {args.tasks} tasks (seed {args.seed}); each rung at its best learning rate of {LR_GRID}")
+    print("| rung | grows from | new or changed instructions | fitness | learning rate |")
+    print("|---|---|---|---|---|")
+    fitness: dict[str, float] = {}
+    for name, (parent, *_) in RUNGS.items():
+        tried = {lr: full_fitness(cfg, spec, program(spec, name, lr), tasks) for lr in LR_GRID}
+        lr = max(LR_GRID, key=lambda x: (tried[x], -x))
+        fitness[name] = tried[lr]
+        step = "" if parent is None else f" ({tried[lr] - fitness[parent]:+.4f})"
+        print(f"| {name} | {parent or '-'} | {edits(spec, name)} | {tried[lr]:.4f}{step} | {lr:g} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
