@@ -43,10 +43,12 @@ def _learn_out(h: int) -> list[tuple]:
     return [("SCALAR_VECTOR_PRODUCT", 3, h, 7), ("VECTOR_SUM", 1, 7, 1)]
 
 
-def _learn_hidden(mask: bool) -> list[tuple]:
-    """The hidden layer's step, before ``v1`` moves: ``m0 += outer(s3 * v1 [* mask], x)``."""
+def _backprop(h: int, mask: bool) -> list[tuple]:
+    """Both layers' steps, in ``neural_net_program``'s order: the error sent back through ``v1``
+    (``v5``, times the ReLU mask into ``v6`` when ``mask``) before ``v1`` moves, then
+    ``m0 += outer(v5 or v6, x)``."""
     back = [("SCALAR_VECTOR_PRODUCT", 3, 1, 5)] + ([("VECTOR_PRODUCT", 5, 3, 6)] if mask else [])
-    return back + [("VECTOR_OUTER_PRODUCT", 6 if mask else 5, 0, 1), ("MATRIX_SUM", 0, 1, 0)]
+    return back + _learn_out(h) + [("VECTOR_OUTER_PRODUCT", 6 if mask else 5, 0, 1), ("MATRIX_SUM", 0, 1, 0)]
 
 
 # name: (grows from, setup after the learning rate, predict, learn)
@@ -59,13 +61,13 @@ RUNGS: dict[str, tuple[str | None, list, list, list]] = {
         "linear on a fixed random projection W x", INIT, HIDDEN + RELU + _out(4), ERROR + _learn_out(4)),
     "deep linear network by backprop (no ReLU)": (
         "linear on a fixed random projection W x", INIT, HIDDEN + _out(2),
-        ERROR + _learn_hidden(False) + _learn_out(2)),
+        ERROR + _backprop(2, mask=False)),
     "ReLU network, backprop without the ReLU mask": (
         "random ReLU features (output layer learned)", INIT, HIDDEN + RELU + _out(4),
-        ERROR + _learn_hidden(False) + _learn_out(4)),
+        ERROR + _backprop(4, mask=False)),
     "2-layer ReLU network by backprop (the target)": (
         "ReLU network, backprop without the ReLU mask", INIT, HIDDEN + RELU + _out(4),
-        ERROR + _learn_hidden(True) + _learn_out(4)),
+        ERROR + _backprop(4, mask=True)),
 }
 
 
