@@ -193,3 +193,29 @@ def test_select_top_chooses_on_select_tasks_when_a_run_stops_before_any_restart_
     search = ProgramSearch(cfg)
     assert top.select_fitness >= full_fitness(cfg, search.spec, plain.program, search.tasks_for(1, 0))
     assert top.search_fitness <= plain.search_fitness
+
+
+def test_select_tasks_drawn_once_keep_births_and_measure_every_restart_on_one_draw(tmp_path, small_demo):
+    from zeroevo.programs.evaluator import full_fitness
+    from zeroevo.runs.birthlog import read_log
+    from zeroevo.runs.lifecycle import start_run
+    from zeroevo.runs.rundir import RunDir
+    from zeroevo.spaces.program.space import decode
+
+    cfg = small_demo.replace("run", max_births=4000, sufficient_fitness=0.0)
+    once = cfg.replace("select_tasks", redraw=False)
+    search, fixed = ProgramSearch(cfg), ProgramSearch(once)
+    assert not np.array_equal(search.tasks_for(1, 0).y_valid, search.tasks_for(1, 2).y_valid)
+    assert np.array_equal(fixed.tasks_for(1, 0).y_valid, fixed.tasks_for(1, 2).y_valid)
+    assert np.array_equal(fixed.tasks_for(1, 0).y_valid, search.tasks_for(1, 0).y_valid)  # restart 0's draw
+    assert not np.array_equal(fixed.tasks_for(0, 0).y_valid, fixed.tasks_for(0, 2).y_valid)  # search: fresh
+
+    start_run(cfg, tmp_path / "redraw")[0].run()
+    start_run(once, tmp_path / "once")[0].run()
+    assert read_log(tmp_path / "redraw").drop(["time"]).equals(read_log(tmp_path / "once").drop(["time"]))
+    best = RunDir(tmp_path / "once").best()
+    assert len(best) >= 3
+    tasks = fixed.tasks_for(1, 0)
+    for record in best:  # every restart's candidate was measured on restart 0's select tasks
+        program = decode(fixed.spec, record["genome"])
+        assert full_fitness(once, fixed.spec, program, tasks) == record["select_fitness"]

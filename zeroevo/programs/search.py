@@ -171,7 +171,8 @@ class ProgramSearch:
             return given
         spec: TaskSpec = (self.config.search_tasks, self.config.select_tasks, self.config.final_tasks)[which]
         if which < 2 and not spec.data_seeds:
-            spec = spec.with_seeds(int(key_of(self.config.run.seed, PURPOSE_RESTART, restart, which)))
+            draw = restart if spec.redraw else 0
+            spec = spec.with_seeds(int(key_of(self.config.run.seed, PURPOSE_RESTART, draw, which)))
         return generate(spec)
 
     def _population_top(self, k: int) -> list[tuple[Program, float, int]]:

@@ -53,6 +53,8 @@ class TaskSpec:
     held_out_pairs: tuple[tuple[int, int], ...] = doc("binary_projected: the held-out [positive, negative] pairs",
                                                       HELD_OUT_PAIRS)
     valid_split: str = doc("binary_projected: validation images from the 'train' or the 'test' split", "train")
+    redraw: bool = doc("without given seeds: fresh tasks at every restart (the reference), or false: restart "
+                       "0's draw at every restart, so that restarts' fitnesses on them compare", True)
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
