@@ -146,7 +146,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
         },
     ),
     "binary-fashion-basic": (
-        "The reference's 'basic' binary baseline (run_baseline.sh): its restricted ops and sizes, no FEC.",
+        "The reference's 'basic' binary baseline (run_baseline.sh): its ops, sizes, no FEC; short restarts.",
         {
             "program": {"features": 16, "scalars": 5, "vectors": 9, "matrices": 2,
                         "setup_ops": BASIC_SETUP_OPS, "predict_ops": BASIC_PREDICT_OPS,
