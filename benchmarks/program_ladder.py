@@ -72,10 +72,10 @@ RUNGS: dict[str, tuple[str | None, list, list, list]] = {
 
 
 def program(spec: ProgramSpec, name: str, lr: float) -> Program:
-    """The rung ``name`` with learning rate ``lr`` (``s2``)."""
+    """The rung ``name`` with learning rate ``lr`` (``s2``; the empty program has none)."""
     _, setup, predict, learn = RUNGS[name]
-    rows = {"setup": [("SCALAR_CONST_SET", 0, 0, 2, lr)] + setup if predict else [],
-            "predict": predict, "learn": learn}
+    rate = [("SCALAR_CONST_SET", 0, 0, 2, lr)] if predict else []
+    rows = {"setup": rate + setup, "predict": predict, "learn": learn}
     return from_rows(spec, rows)
 
 
