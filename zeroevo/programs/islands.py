@@ -124,18 +124,18 @@ class IslandSearch(ProgramSearch):
 
     # ---- the population seen by select ----------------------------------------------
     def _population_top(self, k: int) -> list[tuple[Program, float, int]]:
-        # The best over all islands' populations, in island order (first of equals wins).
+        # The k best over all islands' populations laid end to end in island order (first of
+        # equals wins); ``starts`` maps a position there back to its island and slot.
         present = [(i, st) for i, st in enumerate(self.states) if st is not None]
         fitness = np.concatenate([st["pop_fitness"] for _, st in present])
         cost = np.concatenate([st.get("pop_cost", np.zeros(len(st["pop_fitness"]))) for _, st in present])
+        starts = np.cumsum([0] + [len(st["pop_fitness"]) for _, st in present])
         top = []
         for j in ranked_slots(fitness, cost, self.config.objectives)[:k]:
-            for i, st in present:
-                if j < len(st["pop_fitness"]):
-                    break
-                j -= len(st["pop_fitness"])
-            program = Program(st["pop_ins"][j].copy(), st["pop_data"][j].copy(), st["pop_sizes"][j].copy())
-            top.append((program, float(st["pop_fitness"][j]), int(st["pop_births"][j]) * self.K + i))
+            n = int(np.searchsorted(starts, j, side="right")) - 1
+            (i, st), slot = present[n], int(j - starts[n])
+            program = Program(st["pop_ins"][slot].copy(), st["pop_data"][slot].copy(), st["pop_sizes"][slot].copy())
+            top.append((program, float(st["pop_fitness"][slot]), int(st["pop_births"][slot]) * self.K + i))
         return top
 
     # ---- one epoch ----------------------------------------------------------------------
