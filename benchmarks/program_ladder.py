@@ -1,6 +1,7 @@
 """How far apart are the rungs between predicting 0 and backprop? Hand-built programs on a preset's tasks.
 
     PYTHONPATH=. python benchmarks/program_ladder.py [--preset nonlinear] [--tasks select] [--seed 1]
+        [--climb RUNG ... --climb-seconds 600]
 
 A search climbs by single mutations, so what it can reach depends on the fitness of the
 programs between where it is and where it should go. This script builds those programs by
@@ -10,6 +11,13 @@ grid on the preset's tasks (``--tasks search|select|final``, of the first restar
 ``--seed``), and prints, per rung, its fitness and how many instructions it adds or changes
 against the rung it grows from. A rung whose fitness is below its predecessor's is a valley:
 the search has to cross it by several mutations at once, or by neutral drift.
+
+``--climb`` then tests where the search gets stuck, not only where the valleys are: for each
+rung named (by a prefix of its name), the preset's own search runs for ``--climb-seconds``
+of wall-clock search with every initial program (at each restart) set to that rung at its
+best learning rate, and a row reports what it reached: best search fitness, select fitness,
+whether it solved the preset (``run.sufficient_fitness`` on select), births and CPU-seconds.
+A rung the search climbs away from is past the barrier; one it stays at is before it.
 
 The programs use the memory layout of ``spaces/program/initial.py``'s learners: ``v0`` the
 input, ``s0`` the label, ``s1`` the prediction, ``s2`` the learning rate, ``s3`` the scaled
@@ -22,8 +30,9 @@ import argparse
 from collections import Counter
 
 from zeroevo.programs.baselines import LR_GRID, baseline_spec
+from zeroevo.programs.config import Config
 from zeroevo.programs.evaluator import full_fitness
-from zeroevo.programs.search import ProgramSearch
+from zeroevo.programs.search import ProgramSearch, SearchResult
 from zeroevo.runs.presets import load_preset
 from zeroevo.spaces.program.genome import COMPONENTS, Program, ProgramSpec, from_rows
 
@@ -93,25 +102,65 @@ def edits(spec: ProgramSpec, name: str) -> int:
     return count
 
 
+def climb(cfg: Config, name: str, lr: float, seconds: float) -> SearchResult:
+    """The preset's search for ``seconds``, every initial program being rung ``name`` at ``lr``."""
+    cfg = cfg.replace("program", initial="noop").replace("run", max_seconds=seconds)
+    search = ProgramSearch(cfg)
+    # Each restart's population starts as copies of the runner's template (the config's
+    # `initial`); a rung is no kind a config can name, so the benchmark sets it here.
+    search.runner.template = program(search.spec, name, lr)
+    return search.run()
+
+
+def _rung(prefix: str) -> str:
+    found = [name for name in RUNGS if name.startswith(prefix)]
+    if len(found) != 1:
+        raise SystemExit(f"error: --climb {prefix!r} names {len(found)} rungs; rungs: {', '.join(RUNGS)}")
+    return found[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="nonlinear")
     ap.add_argument("--tasks", choices=("search", "select", "final"), default="select")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--climb", nargs="*", default=[], metavar="RUNG", help="rungs (name prefixes) to search from")
+    ap.add_argument("--climb-seconds", type=float, default=600.0)
     args = ap.parse_args()
+    climbs = [_rung(prefix) for prefix in args.climb]
     cfg = load_preset(args.preset).replace("run", seed=args.seed)
     spec = baseline_spec(cfg.program_spec())
-    tasks = ProgramSearch(cfg).tasks_for(("search", "select", "final").index(args.tasks), 0)
+    search_tasks, select_tasks, final_tasks = (ProgramSearch(cfg).tasks_for(k, 0) for k in range(3))
+    tasks = {"search": search_tasks, "select": select_tasks, "final": final_tasks}[args.tasks]
     print(f"{args.preset}, {args.tasks} tasks (seed {args.seed}); each rung at its best learning rate of {LR_GRID}")
     print("| rung | grows from | new or changed instructions | fitness | learning rate |")
     print("|---|---|---|---|---|")
     fitness: dict[str, float] = {}
+    best_lr: dict[str, float] = {}
     for name, (parent, *_) in RUNGS.items():
         tried = {lr: full_fitness(cfg, spec, program(spec, name, lr), tasks) for lr in LR_GRID}
         lr = max(LR_GRID, key=lambda x: (tried[x], -x))
         fitness[name] = tried[lr]
         step = "" if parent is None else f" ({tried[lr] - fitness[parent]:+.4f})"
         print(f"| {name} | {parent or '-'} | {edits(spec, name)} | {tried[lr]:.4f}{step} | {lr:g} |", flush=True)
+        best_lr[name] = lr
+    if climbs:
+        print(f"\nthe {args.preset} search from each rung, {args.climb_seconds:g} s of search (seed {args.seed})")
+        print("| from rung | its search fitness | kept program's search fitness | select fitness (* measured "
+              "here) | solved | births | CPU-s |")
+        print("|---|---|---|---|---|---|---|")
+    for name in climbs:
+        r = climb(cfg, name, best_lr[name], args.climb_seconds)
+        start = full_fitness(cfg, spec, program(spec, name, best_lr[name]), search_tasks)
+        # No restart may have ended within the budget: then measure the kept program on the
+        # first restart's select tasks here (marked *), as program_quality.py does.
+        sel = r.select_fitness
+        if sel is None:
+            sel = full_fitness(cfg, cfg.program_spec(), r.program, select_tasks)
+        mark = "" if r.select_fitness is not None else "*"
+        solved = sel >= cfg.run.sufficient_fitness
+        print(f"| {name} | {start:.4f} | {r.search_fitness:.4f} | {sel:.4f}{mark} | {solved} | {r.births:,} | "
+              f"{r.cpu_seconds:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
