@@ -1,7 +1,7 @@
 """How far apart are the rungs between predicting 0 and backprop? Hand-built programs on a preset's tasks.
 
     PYTHONPATH=. python benchmarks/program_ladder.py [--preset nonlinear] [--tasks select] [--seed 1]
-        [--climb RUNG ... --climb-seconds 600]
+        [--climb RUNG ... --climb-seconds 600 | --climb-births N]
 
 A search climbs by single mutations, so what it can reach depends on the fitness of the
 programs between where it is and where it should go. This script builds those programs by
@@ -17,6 +17,7 @@ rung named (by a prefix of its name), the preset's own search runs for ``--climb
 of wall-clock search with every initial program (at each restart) set to that rung at its
 best learning rate, and a row reports what it reached: best search fitness, select fitness,
 whether it solved the preset (``run.sufficient_fitness`` on select), births and CPU-seconds.
+``--climb-births N`` stops each search after N births instead, so a climb repeats exactly.
 A rung the search climbs away from is past the barrier; one it stays at is before it.
 
 The programs use the memory layout of ``spaces/program/initial.py``'s learners: ``v0`` the
@@ -102,9 +103,11 @@ def edits(spec: ProgramSpec, name: str) -> int:
     return count
 
 
-def climb(cfg: Config, name: str, lr: float, seconds: float) -> SearchResult:
-    """The preset's search for ``seconds``, every initial program being rung ``name`` at ``lr``."""
-    cfg = cfg.replace("program", initial="noop").replace("run", max_seconds=seconds)
+def climb(cfg: Config, name: str, lr: float, seconds: float, births: int = 0) -> SearchResult:
+    """The preset's search for ``seconds`` (or ``births``, when given), every initial program
+    being rung ``name`` at ``lr``."""
+    limit = {"max_births": births, "max_seconds": 0.0} if births else {"max_seconds": seconds}
+    cfg = cfg.replace("program", initial="noop").replace("run", **limit)
     search = ProgramSearch(cfg)
     # Each restart's population starts as copies of the runner's template (the config's
     # `initial`); a rung is no kind a config can name, so the benchmark sets it here.
@@ -126,6 +129,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--climb", nargs="*", default=[], metavar="RUNG", help="rungs (name prefixes) to search from")
     ap.add_argument("--climb-seconds", type=float, default=600.0)
+    ap.add_argument("--climb-births", type=int, default=0, help="a births limit instead of seconds")
     args = ap.parse_args()
     climbs = [_rung(prefix) for prefix in args.climb]
     cfg = load_preset(args.preset).replace("run", seed=args.seed)
@@ -145,12 +149,13 @@ def main() -> None:
         print(f"| {name} | {parent or '-'} | {edits(spec, name)} | {tried[lr]:.4f}{step} | {lr:g} |", flush=True)
         best_lr[name] = lr
     if climbs:
-        print(f"\nthe {args.preset} search from each rung, {args.climb_seconds:g} s of search (seed {args.seed})")
+        budget = f"{args.climb_births:,} births" if args.climb_births else f"{args.climb_seconds:g} s of search"
+        print(f"\nthe {args.preset} search from each rung, {budget} (seed {args.seed})")
         print("| from rung | its search fitness | kept program's search fitness | select fitness (* measured "
               "here) | solved | births | CPU-s |")
         print("|---|---|---|---|---|---|---|")
     for name in climbs:
-        r = climb(cfg, name, best_lr[name], args.climb_seconds)
+        r = climb(cfg, name, best_lr[name], args.climb_seconds, args.climb_births)
         start = full_fitness(cfg, spec, program(spec, name, best_lr[name]), search_tasks)
         # No restart may have ended within the budget: then measure the kept program on the
         # first restart's select tasks here (marked *), as program_quality.py does.

@@ -46,8 +46,8 @@ def test_edit_counts():
 def test_a_climb_starts_from_its_rung():
     # The first `population` births are the initial population: copies of the rung, so the kept
     # program scores at least what the rung scores (the empty preset's programs score ~0.45).
-    cfg = load_preset("nonlinear").replace("evolution", population=20).replace("run", max_births=30)
-    result = ladder.climb(cfg, TARGET, 0.03, seconds=60.0)
+    cfg = load_preset("nonlinear").replace("evolution", population=20)
+    result = ladder.climb(cfg, TARGET, 0.03, seconds=60.0, births=30)
     assert result.births == 30
     assert result.search_fitness >= 0.9
     assert ladder._rung("2-layer") == TARGET
