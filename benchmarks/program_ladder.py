@@ -13,7 +13,7 @@ against the rung it grows from. A rung whose fitness is below its predecessor's 
 the search has to cross it by several mutations at once, or by neutral drift.
 
 ``--climb`` then tests where the search gets stuck, not only where the valleys are: for each
-rung named (by a prefix of its name), the preset's own search runs for ``--climb-seconds``
+rung named (by its name or a prefix of it), the preset's own search runs for ``--climb-seconds``
 of wall-clock search with every initial program (at each restart) set to that rung at its
 best learning rate, and a row reports what it reached: best search fitness, select fitness,
 whether it solved the preset (``run.sufficient_fitness`` on select), births and CPU-seconds.
@@ -65,6 +65,17 @@ def _backprop(h: int, mask: bool) -> list[tuple]:
 RUNGS: dict[str, tuple[str | None, list, list, list]] = {
     "predict 0 (empty program)": (None, [], [], []),
     "linear regression": ("predict 0 (empty program)", [], _out(0), ERROR + _learn_out(0)),
+    # Linear regression computing a random ReLU layer it does not use: neutral drift can get
+    # here, and random ReLU features are two changed instructions (v0 -> v4 in the prediction
+    # and the update) away.
+    "linear regression beside an unused random ReLU layer": (
+        "linear regression", INIT, HIDDEN + RELU + _out(0), ERROR + _learn_out(0)),
+    "half of that pair: the prediction reads the layer, the update the input": (
+        "linear regression beside an unused random ReLU layer", INIT, HIDDEN + RELU + _out(4),
+        ERROR + _learn_out(0)),
+    "the other half: the prediction reads the input, the update the layer": (
+        "linear regression beside an unused random ReLU layer", INIT, HIDDEN + RELU + _out(0),
+        ERROR + _learn_out(4)),
     "linear on a fixed random projection W x": (
         "linear regression", INIT, HIDDEN + _out(2), ERROR + _learn_out(2)),
     "random ReLU features (output layer learned)": (
@@ -116,7 +127,7 @@ def climb(cfg: Config, name: str, lr: float, seconds: float, births: int = 0) ->
 
 
 def _rung(prefix: str) -> str:
-    found = [name for name in RUNGS if name.startswith(prefix)]
+    found = [prefix] if prefix in RUNGS else [name for name in RUNGS if name.startswith(prefix)]
     if len(found) != 1:
         raise SystemExit(f"error: --climb {prefix!r} names {len(found)} rungs; rungs: {', '.join(RUNGS)}")
     return found[0]

@@ -39,6 +39,12 @@ def test_edit_counts():
     # backprop without the mask: v5 = s3 * v1, outer(v5, x), m0 += that
     assert counts["ReLU network, backprop without the ReLU mask"] == 3
     assert counts["predict 0 (empty program)"] == 0
+    # the unused layer: two setup draws, W x, the ReLU's mask and product
+    assert counts["linear regression beside an unused random ReLU layer"] == 5
+    unused = ladder.program(SPEC, "linear regression beside an unused random ReLU layer", 0.1)
+    features = ladder.program(SPEC, "random ReLU features (output layer learned)", 0.1)
+    assert sum(int(np.any(unused.component(c)[0] != features.component(c)[0], axis=1).sum())
+               for c in range(3)) == 2
     empty = ladder.program(SPEC, "predict 0 (empty program)", 0.1)
     assert not np.any(empty.sizes)
 
@@ -51,3 +57,4 @@ def test_a_climb_starts_from_its_rung():
     assert result.births == 30
     assert result.search_fitness >= 0.9
     assert ladder._rung("2-layer") == TARGET
+    assert ladder._rung("linear regression") == "linear regression"  # a whole name, though a prefix of another
