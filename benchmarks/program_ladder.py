@@ -145,8 +145,9 @@ def main() -> None:
     climbs = [_rung(prefix) for prefix in args.climb]
     cfg = load_preset(args.preset).replace("run", seed=args.seed)
     spec = baseline_spec(cfg.program_spec())
-    search_tasks, select_tasks, final_tasks = (ProgramSearch(cfg).tasks_for(k, 0) for k in range(3))
-    tasks = {"search": search_tasks, "select": select_tasks, "final": final_tasks}[args.tasks]
+    first_restart = ProgramSearch(cfg)  # only for its tasks: search (0), select (1), final (2)
+    search_tasks, select_tasks = first_restart.tasks_for(0, 0), first_restart.tasks_for(1, 0)
+    tasks = first_restart.tasks_for(("search", "select", "final").index(args.tasks), 0)
     print(f"{args.preset}, {args.tasks} tasks (seed {args.seed}); each rung at its best learning rate of {LR_GRID}")
     print("| rung | grows from | new or changed instructions | fitness | learning rate |")
     print("|---|---|---|---|---|")
@@ -170,10 +171,9 @@ def main() -> None:
         start = full_fitness(cfg, spec, program(spec, name, best_lr[name]), search_tasks)
         # No restart may have ended within the budget: then measure the kept program on the
         # first restart's select tasks here (marked *), as program_quality.py does.
-        sel = r.select_fitness
-        if sel is None:
-            sel = full_fitness(cfg, cfg.program_spec(), r.program, select_tasks)
-        mark = "" if r.select_fitness is not None else "*"
+        here = r.select_fitness is None
+        sel = full_fitness(cfg, cfg.program_spec(), r.program, select_tasks) if here else r.select_fitness
+        mark = "*" if here else ""
         solved = sel >= cfg.run.sufficient_fitness
         print(f"| {name} | {start:.4f} | {r.search_fitness:.4f} | {sel:.4f}{mark} | {solved} | {r.births:,} | "
               f"{r.cpu_seconds:.0f} |", flush=True)
