@@ -112,7 +112,7 @@ def trained_rows(run_dir: str) -> dict:
     return {"births": len(rows), "screened": len(rows) - len(trained),
             "fitness": [float(r["fitness"]) for r in trained],
             "failed": [r["status"] == STATUS_FAILED for r in trained],
-            "genome": [json.loads(r["genome"]) for r in trained],
+            "genome": [json.loads(r["genome"]) for r in trained], "birth": [r["birth"] for r in trained],
             "params": [json.loads(r["metrics"]).get("params") for r in trained]}
 
 
@@ -201,6 +201,46 @@ def params_tau(params: list, fitness: np.ndarray) -> float:
     return kendall_tau(counts[ok], fitness[ok]) if ok.sum() >= 2 else float("nan")
 
 
+def noise_ceiling(logs: dict) -> dict:
+    """How much of the accuracy's spread is the architecture's, and the best tau a predictor can have.
+
+    Evolution retrains some genomes (clones, mutations that change nothing); each retraining draws
+    its own training seed. The pooled variance between retrainings of one genome is the training
+    noise; ``reliability`` is the share of the variance over all trainings that is left for the
+    architecture. Even a predictor of the true mean accuracy then correlates with one measured
+    accuracy at only sqrt(reliability), so its Kendall tau is at most (2 / pi) asin(that) (exact for
+    normal noise). ``logs``: one space's logs by arm and seed. Arms of one seed share their
+    initial population, trained with the same seeds: each (seed, birth) counts once."""
+    by_genome: dict[str, list[float]] = {}
+    every, seen = [], set()
+    for by_seed in logs.values():
+        for seed, log in by_seed.items():
+            for b, g, f, failed in zip(log["birth"], log["genome"], log["fitness"], log["failed"]):
+                if not failed and (seed, b) not in seen:
+                    seen.add((seed, b))
+                    by_genome.setdefault(json.dumps(g, sort_keys=True), []).append(f)
+                    every.append(f)
+    total = float(np.var(every, ddof=1)) if len(every) > 1 else 0.0
+
+    def ceiling(groups: list[list[float]]) -> tuple[float, float, float] | None:
+        dof = sum(len(v) - 1 for v in groups if len(v) > 1)
+        if not dof or not total:
+            return None
+        noise = sum(float(np.var(v)) * len(v) for v in groups if len(v) > 1) / dof
+        reliability = max(0.0, 1.0 - noise / total)
+        return math.sqrt(noise), reliability, 2.0 / math.pi * math.asin(math.sqrt(reliability))
+
+    repeats = [v for v in by_genome.values() if len(v) > 1]
+    # A genome trained again is mostly a parent cloned because its first accuracy was high, partly by
+    # luck: with that training, the noise is overstated; without it (from genomes trained 3+ times),
+    # understated, as those are the parents chosen most. The truth lies between the two.
+    both = ceiling(repeats), ceiling([v[1:] for v in repeats])
+    keys = ("noise_sd", "reliability", "tau_ceiling")
+    return {"genomes_repeated": len(repeats), "trainings_repeated": sum(map(len, repeats)),
+            "total_sd": math.sqrt(total), **{k: None if both[0] is None else both[0][i] for i, k in enumerate(keys)},
+            **{f"{k}_later": None if both[1] is None else both[1][i] for i, k in enumerate(keys)}}
+
+
 def section_tau(args: argparse.Namespace, logs: dict) -> dict:
     from zeroevo.neural.predictor import Predictor, kendall_tau
 
@@ -240,6 +280,7 @@ def section_tau(args: argparse.Namespace, logs: dict) -> dict:
                                                  [f for r in rest for f in r["fitness"]])
                 out[space][f"{model}_across"].append(kendall_tau(fitted.predict(log["genome"]), y))
             out[space]["params_across"].append(params_tau(log["params"], y))
+        out[space]["noise"] = noise_ceiling(logs[space])
     print(f"\n## 2. The surrogate's Kendall tau-b on held-out births (fit on the first 70% of each "
           f"no-predictor run's {args.trainings} trainings, ranked on the last 30%)\n")
     print("| space | predictor | mean tau-b | runs (valid tau) | held-out births per run | mean tau-b, one run "
@@ -257,6 +298,22 @@ def section_tau(args: argparse.Namespace, logs: dict) -> dict:
             (tau, n), (across, n_across) = mean_tau(r[model]), mean_tau(r[f"{model}_across"])
             print(f"| {space} | {label} | {tau} | {n}/{len(r[model])} | "
                   f"{statistics.median(r['test']) if r['test'] else 0:g} | {across} ({n_across}) |")
+        c = r["noise"]
+        if c["tau_ceiling"] is not None:
+            later = "" if c["tau_ceiling_later"] is None else f" to {c['tau_ceiling_later']:+.3f}"
+            print(f"| {space} | ceiling: the true mean accuracy, under the measured training noise | | | | "
+                  f"{c['tau_ceiling']:+.3f}{later} |")
+    for space in args.spaces:
+        c = out[space]["noise"]
+        if c["tau_ceiling"] is None:
+            print(f"\n{space}: no genome was trained twice, so the training noise is not measured")
+            continue
+        print(f"\n{space} training noise: {c['genomes_repeated']} genomes trained more than once "
+              f"({c['trainings_repeated']} trainings); accuracy sd between retrainings of one genome "
+              f"{c['noise_sd']:.4f}, over all trainings {c['total_sd']:.4f}: the architecture explains "
+              f"{c['reliability']:.0%} of the variance (ceiling: (2/pi) asin(sqrt of that)). Without each "
+              f"genome's first training, which selection favoured: sd {c['noise_sd_later'] or float('nan'):.4f}, "
+              f"{c['reliability_later'] or float('nan'):.0%}")
     note = (f"checked against scipy.stats.kendalltau: max |difference| {max(checks):.1e}" if checks
             else "scipy not importable or nothing to compare: not cross-checked")
     print(f"\ntau-b: zeroevo.neural.predictor.kendall_tau (numpy); {note}")

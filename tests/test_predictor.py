@@ -115,3 +115,27 @@ def test_screened_search_is_deterministic_and_resumes(tmp_path, tiny, mode):  # 
     run = open_run(tmp_path / "straight")
     assert status[best_birth(run)] != STATUS_SCREENED
     assert summary(run)["status_counts"]["screened"] == int((status == STATUS_SCREENED).sum())
+
+
+def test_the_noise_ceiling_counts_each_training_once():
+    """benchmarks/predictor_bench.py's training-noise estimate: arms of one seed share their initial
+    population (same births, same training seeds), which must count once, or the noise shrinks."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "predictor_bench.py"
+    spec = importlib.util.spec_from_file_location("predictor_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    a, b, c = {"op": "a"}, {"op": "b"}, {"op": "c"}
+    evolution = {"birth": [0, 1, 2, 3], "genome": [a, b, a, c], "fitness": [0.5, 0.7, 0.6, 0.9], "failed": [False] * 4}
+    predictor = {"birth": [0, 1, 5, 6], "genome": [a, b, b, c], "fitness": [0.5, 0.7, 0.8, 0.1], "failed": [False] * 3
+                 + [True]}
+    out = bench.noise_ceiling({"evolution": {1: evolution}, "predictor": {1: predictor}})
+    # Trainings: a 0.5 0.6, b 0.7 0.8, c 0.9 (the failed one aside). Noise variance 0.005 per pair,
+    # total variance 0.025: the architecture explains 80%.
+    assert (out["genomes_repeated"], out["trainings_repeated"]) == (2, 4)
+    assert out["noise_sd"] == pytest.approx(0.005 ** 0.5)
+    assert out["reliability"] == pytest.approx(0.8)
+    assert out["tau_ceiling"] == pytest.approx(2 / np.pi * np.arcsin(0.8 ** 0.5))
+    assert out["tau_ceiling_later"] is None  # no genome trained three times
