@@ -24,7 +24,10 @@ which trains exactly N). Two worker processes, ``dispatch.lag`` births in flight
    last 30%; prints the mean tau per model and space, next to parameter count as a trivial
    predictor. Beside it, across runs: each run's trainings ranked whole by a fit on every
    other run's (all arms run), which asks how well it ranks a spread of architectures rather
-   than the near-copies late in one run.
+   than the near-copies late in one run. Last, the ceiling any predictor has: genomes the runs
+   trained more than once (each time with its own training seed) measure the proxy's training
+   noise, hence how much of the accuracy's variance the architecture explains, and the tau of
+   a perfect predictor of the mean accuracy (``noise_ceiling``).
 3. ``pareto``: ``[objectives] mode = "pareto"`` (cost params), alone and with the
    predictor arm's ``[predictor]`` (which then trains the child predicted to extend the
    front most), against single-objective evolution (the no-predictor runs of 1.) and random
