@@ -225,23 +225,21 @@ def noise_ceiling(logs: dict) -> dict:
                     every.append(f)
     total = float(np.var(every, ddof=1)) if len(every) > 1 else 0.0
 
-    def ceiling(groups: list[list[float]]) -> tuple[float, float, float] | None:
+    def ceiling(groups: list[list[float]], suffix: str) -> dict:
         dof = sum(len(v) - 1 for v in groups if len(v) > 1)
         if not dof or not total:
-            return None
+            return {f"{k}{suffix}": None for k in ("noise_sd", "reliability", "tau_ceiling")}
         noise = sum(float(np.var(v)) * len(v) for v in groups if len(v) > 1) / dof
         reliability = max(0.0, 1.0 - noise / total)
-        return math.sqrt(noise), reliability, 2.0 / math.pi * math.asin(math.sqrt(reliability))
+        return {f"noise_sd{suffix}": math.sqrt(noise), f"reliability{suffix}": reliability,
+                f"tau_ceiling{suffix}": 2.0 / math.pi * math.asin(math.sqrt(reliability))}
 
     repeats = [v for v in by_genome.values() if len(v) > 1]
     # A genome trained again is mostly a parent cloned because its first accuracy was high, partly by
     # luck: with that training, the noise is overstated; without it (from genomes trained 3+ times),
     # understated, as those are the parents chosen most. The truth lies between the two.
-    both = ceiling(repeats), ceiling([v[1:] for v in repeats])
-    keys = ("noise_sd", "reliability", "tau_ceiling")
     return {"genomes_repeated": len(repeats), "trainings_repeated": sum(map(len, repeats)),
-            "total_sd": math.sqrt(total), **{k: None if both[0] is None else both[0][i] for i, k in enumerate(keys)},
-            **{f"{k}_later": None if both[1] is None else both[1][i] for i, k in enumerate(keys)}}
+            "total_sd": math.sqrt(total), **ceiling(repeats, ""), **ceiling([v[1:] for v in repeats], "_later")}
 
 
 def section_tau(args: argparse.Namespace, logs: dict) -> dict:
@@ -314,9 +312,10 @@ def section_tau(args: argparse.Namespace, logs: dict) -> dict:
         print(f"\n{space} training noise: {c['genomes_repeated']} genomes trained more than once "
               f"({c['trainings_repeated']} trainings); accuracy sd between retrainings of one genome "
               f"{c['noise_sd']:.4f}, over all trainings {c['total_sd']:.4f}: the architecture explains "
-              f"{c['reliability']:.0%} of the variance (ceiling: (2/pi) asin(sqrt of that)). Without each "
-              f"genome's first training, which selection favoured: sd {c['noise_sd_later'] or float('nan'):.4f}, "
-              f"{c['reliability_later'] or float('nan'):.0%}")
+              f"{c['reliability']:.0%} of the variance (ceiling: (2/pi) asin(sqrt of that))")
+        if c["tau_ceiling_later"] is not None:
+            print(f"Without each genome's first training, which selection favoured: sd {c['noise_sd_later']:.4f}, "
+                  f"{c['reliability_later']:.0%}")
     note = (f"checked against scipy.stats.kendalltau: max |difference| {max(checks):.1e}" if checks
             else "scipy not importable or nothing to compare: not cross-checked")
     print(f"\ntau-b: zeroevo.neural.predictor.kendall_tau (numpy); {note}")
