@@ -105,7 +105,11 @@ def edits(spec: ProgramSpec, name: str) -> int:
     parent = RUNGS[name][0]
     if parent is None:
         return 0
-    a, b = program(spec, parent, 0.1), program(spec, name, 0.1)
+    return new_instructions(program(spec, parent, 0.1), program(spec, name, 0.1))
+
+
+def new_instructions(a: Program, b: Program) -> int:
+    """Instructions of ``b`` that ``a`` lacks, per component (new or changed; constants aside)."""
     count = 0
     for c in range(len(COMPONENTS)):
         old = Counter(map(tuple, a.component(c)[0].tolist()))
@@ -145,9 +149,10 @@ def main() -> None:
     climbs = [_rung(prefix) for prefix in args.climb]
     cfg = load_preset(args.preset).replace("run", seed=args.seed)
     spec = baseline_spec(cfg.program_spec())
-    first_restart = ProgramSearch(cfg)  # only for its tasks: search (0), select (1), final (2)
-    search_tasks, select_tasks = first_restart.tasks_for(0, 0), first_restart.tasks_for(1, 0)
-    tasks = first_restart.tasks_for(("search", "select", "final").index(args.tasks), 0)
+    first_restart = ProgramSearch(cfg)  # only for its tasks, each generated once
+    kinds = ("search", "select", "final")
+    task_sets = {k: first_restart.tasks_for(i, 0) for i, k in enumerate(kinds) if k in ("search", "select", args.tasks)}
+    search_tasks, select_tasks, tasks = task_sets["search"], task_sets["select"], task_sets[args.tasks]
     print(f"{args.preset}, {args.tasks} tasks (seed {args.seed}); each rung at its best learning rate of {LR_GRID}")
     print("| rung | grows from | new or changed instructions | fitness | learning rate |")
     print("|---|---|---|---|---|")
