@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroevo.core.config import merge
+from zeroevo.core.config import overridden
+from zeroevo.core.errors import ConfigError
 
 PRESETS = {"layers": "fashion-layers", "layers-staged": "fashion-layers-staged", "nasnet": "fashion-nasnet"}
 ARMS = {"regularized": "regularized evolution", "predictor": "evolution + ridge predictor",
@@ -105,16 +106,14 @@ _DATA: dict = {}
 
 
 def search(space: str, arm: str, seed: int, trainings: int, out: Path, top_k: int = 0,
-           overrides: dict | None = None) -> dict:
+           sets: list[str] | None = None) -> dict:
     """One search of ``trainings`` trained births with its final stage (``top_k``
-    architectures, 0 = the preset's; ``overrides``: nested config data laid over the preset's); returns its
+    architectures, 0 = the preset's; ``sets``: ``SECTION.FIELD=JSON`` overrides of the preset's fields); returns its
     final.json and wall seconds."""
     from zeroevo.runs.lifecycle import start_run
     from zeroevo.runs.presets import load_preset
 
-    cfg = load_preset(PRESETS[space])
-    if overrides:
-        cfg = type(cfg).from_data(merge(cfg.to_dict(), overrides))
+    cfg = overridden(load_preset(PRESETS[space]), sets or [])
     # Only the predictor arm screens children, whatever the preset says (fashion-layers-staged has one)
     cfg = cfg.replace("predictor", model="ridge" if arm == "predictor" else "")
     cfg = cfg.replace("run", seed=seed, max_births=cfg.predictor.births_for(trainings, cfg.evolution.population))
@@ -146,22 +145,15 @@ def main() -> None:
     ap.add_argument("--png")
     ap.add_argument("--json", help="write every result here")
     args = ap.parse_args()
-    overrides: dict = {}
-    for item in args.set:
-        path, sep, value = item.partition("=")
-        keys = path.split(".")
-        if not sep or len(keys) < 2 or not all(keys):
-            ap.error(f"--set {item!r} is not SECTION.FIELD=JSON")
-        try:
-            leaf = json.loads(value)
-        except json.JSONDecodeError:
-            ap.error(f"--set {path}: {value!r} is not JSON (e.g. '[1]', '4', '\"flops\"')")
-        for key in reversed(keys):
-            leaf = {key: leaf}
-        overrides = merge(overrides, leaf)
     from concurrent.futures import ProcessPoolExecutor
 
     from zeroevo.runs.presets import load_preset
+
+    for space in args.spaces:  # a bad --set fails here, in one line, before any training
+        try:
+            overridden(load_preset(PRESETS[space]), args.set)
+        except ConfigError as e:
+            ap.error(str(e))
 
     results: dict = {}
     if args.reuse:  # the searches, with the budget and seeds they ran at
@@ -181,7 +173,7 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="zeroevo-quality-"))
         for space, algorithm, seed in itertools.product(args.spaces, args.arms, args.seeds):
             r = search(space, algorithm, seed, args.births, tmp / f"{space}-{algorithm}-{seed}", args.final_top,
-                       overrides)
+                       args.set)
             results.setdefault(space, {}).setdefault(algorithm, []).append(r)
             won = r["final"]["candidates"][r["final"]["winner"]]
             print(f"{space} {algorithm} seed {seed}: test {won['test_accuracy']:.4f} params {won['params']:,} "
@@ -203,7 +195,7 @@ def main() -> None:
                        f"{f'{f.train_subset:,}' if f.train_subset else 'all'} images"
                        for space in args.spaces for f in [load_preset(PRESETS[space]).final])
     print(f"\nFashion-MNIST, {args.births} trainings per search at the preset proxy, then the preset's final stage "
-          f"({stages}); seeds {args.seeds}; overrides {overrides or 'none'}; "
+          f"({stages}); seeds {args.seeds}; overrides {' '.join(args.set) or 'none'}; "
           f"{hours:.2f} h wall on 2 cores{f' (searches reused from {args.reuse})' if args.reuse else ''}")
     print("| space | method | test accuracy (mean +- std) | winner parameters (median) | winner MFLOPs (median) |")
     print("|---|---|---|---|---|")

@@ -1,7 +1,7 @@
 """How far apart are the rungs between predicting 0 and backprop? Hand-built programs on a preset's tasks.
 
     PYTHONPATH=. python benchmarks/program_ladder.py [--preset nonlinear] [--tasks select] [--seed 1]
-        [--climb RUNG ... --climb-seconds 600 | --climb-births N]
+        [--climb RUNG ... --climb-seconds 600 | --climb-births N] [--set SECTION.FIELD=JSON ...]
 
 A search climbs by single mutations, so what it can reach depends on the fitness of the
 programs between where it is and where it should go. This script builds those programs by
@@ -19,6 +19,8 @@ best learning rate, and a row reports what it reached: best search fitness, sele
 whether it solved the preset (``run.sufficient_fitness`` on select), births and CPU-seconds.
 ``--climb-births N`` stops each search after N births instead, so a climb repeats exactly.
 A rung the search climbs away from is past the barrier; one it stays at is before it.
+``--set`` changes a field of the preset for all of it, e.g. ``--set evolution.tournament=2``
+to climb under weaker selection.
 
 The programs use the memory layout of ``spaces/program/initial.py``'s learners: ``v0`` the
 input, ``s0`` the label, ``s1`` the prediction, ``s2`` the learning rate, ``s3`` the scaled
@@ -30,6 +32,8 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from zeroevo.core.config import overridden
+from zeroevo.core.errors import ConfigError
 from zeroevo.programs.baselines import LR_GRID, baseline_spec
 from zeroevo.programs.config import Config
 from zeroevo.programs.evaluator import full_fitness
@@ -145,9 +149,14 @@ def main() -> None:
     ap.add_argument("--climb", nargs="*", default=[], metavar="RUNG", help="rungs (name prefixes) to search from")
     ap.add_argument("--climb-seconds", type=float, default=600.0)
     ap.add_argument("--climb-births", type=int, default=0, help="a births limit instead of seconds")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=JSON",
+                    help="override a config field of the preset, e.g. evolution.tournament=2")
     args = ap.parse_args()
     climbs = [_rung(prefix) for prefix in args.climb]
-    cfg = load_preset(args.preset).replace("run", seed=args.seed)
+    try:
+        cfg = overridden(load_preset(args.preset), args.set).replace("run", seed=args.seed)
+    except ConfigError as e:
+        ap.error(str(e))
     spec = baseline_spec(cfg.program_spec())
     first_restart = ProgramSearch(cfg)  # only for its tasks, each generated once
     kinds = ("search", "select", "final")
@@ -167,7 +176,8 @@ def main() -> None:
         best_lr[name] = lr
     if climbs:
         budget = f"{args.climb_births:,} births" if args.climb_births else f"{args.climb_seconds:g} s of search"
-        print(f"\nthe {args.preset} search from each rung, {budget} (seed {args.seed})")
+        sets = f", {' '.join(args.set)}" if args.set else ""
+        print(f"\nthe {args.preset} search from each rung, {budget} (seed {args.seed}{sets})")
         print("| from rung | its search fitness | kept program's search fitness | select fitness (* measured "
               "here) | solved | births | CPU-s |")
         print("|---|---|---|---|---|---|---|")

@@ -78,3 +78,19 @@ def test_a_config_file_over_a_preset_changes_only_the_nested_fields_it_names(tmp
     other = tmp_path / "other.toml"
     other.write_text('preset = "fashion-layers"\nkind = "neural"\n[space]\nname = "nasnet"\n[space.options]\nblocks = 2\n')
     assert load(other, preset_data=preset_data).space.options == {"blocks": 2}
+
+
+def test_set_overrides_change_only_the_fields_they_name_and_refuse_bad_ones_in_one_line():
+    from zeroevo.core.config import overridden
+    from zeroevo.core.errors import ConfigError
+    from zeroevo.runs.presets import load_preset
+
+    base = load_preset("fashion-layers")
+    cfg = overridden(base, ["space.options.conv_strides=[1]", "evolution.tournament=2", "run.seed=7"])
+    assert cfg.space.options == {**base.space.options, "conv_strides": [1]}
+    assert (cfg.evolution.tournament, cfg.evolution.population, cfg.run.seed) == (2, base.evolution.population, 7)
+    assert cfg.preset == base.preset and overridden(base, []) is base
+    for item, says in [("evolution.tournament", "SECTION.FIELD=JSON"), ("tournament=2", "SECTION.FIELD=JSON"),
+                       ("evolution.tournament=two", "not JSON"), ("evolution.bogus=1", "unknown field")]:
+        with pytest.raises(ConfigError, match=says):
+            overridden(base, [item])

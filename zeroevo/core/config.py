@@ -325,6 +325,25 @@ def merge(base: dict, data: dict) -> dict:
     return merged
 
 
+def overridden(config: ConfigBase, items: list[str]) -> Any:
+    """``config`` with ``SECTION.FIELD=JSON`` overrides laid over it (a benchmark's ``--set``,
+    e.g. ``evolution.tournament=2`` or ``space.options.conv_strides=[1]``), validated again."""
+    data: dict = {}
+    for item in items:
+        path, sep, value = item.partition("=")
+        keys = path.split(".")
+        if not sep or len(keys) < 2 or not all(keys):
+            raise ConfigError(f"--set {item!r} is not SECTION.FIELD=JSON")
+        try:
+            leaf = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"--set {path}: {value!r} is not JSON (e.g. '[1]', '4', '\"flops\"')") from None
+        for key in reversed(keys):
+            leaf = {key: leaf}
+        data = merge(data, leaf)
+    return type(config).from_data(merge(config.to_dict(), data)) if data else config
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
