@@ -1,7 +1,7 @@
 """How well does a cheap proxy rank architectures? Spearman's rho and top-k overlap against full fidelity.
 
     PYTHONPATH=. python benchmarks/proxy_rank.py [--archs 30] [--spaces layers nasnet] [--jobs 2] [--results r.jsonl]
-        [--proxies NAME ...]
+        [--proxies NAME ...] [--retest]
 
 For each search space (with its Fashion-MNIST preset's options), draws ``--archs`` random
 architectures (seeded), trains every one at full fidelity and at each proxy fidelity below,
@@ -19,6 +19,14 @@ fidelity with another training seed: its rho says how well full fidelity agrees 
 Against one full-fidelity training per architecture, a proxy as noisy as that cannot do
 better, and even a noiseless one reaches only about the square root of it (for a
 correlation r between two noisy measurements of one truth, each correlates sqrt(r) with it).
+
+``--retest`` asks how much of a proxy's ranking is training noise, without full fidelity: it
+trains every architecture at each chosen proxy four times, twice with a seed of its own
+(1000 + i, then 3000 + i: how a search seeds its births) and twice with one seed shared by
+all (1000, then 3000: common random numbers, one batch order and one random stream for the
+initial weights of every architecture), and prints Spearman's rho between the two trainings
+of each kind. A proxy whose ranking repeats under another seed measures the architecture,
+not the draw.
 """
 from __future__ import annotations
 
@@ -53,6 +61,9 @@ PROXIES = {
 }
 PRESETS = {"layers": "fashion-layers", "nasnet": "fashion-nasnet"}
 RESEED = "full, 2nd seed"  # full fidelity, another training seed: how well it agrees with itself
+# --retest's four trainings of a proxy: (name suffix, training seed of architecture i); "" is the plain proxy
+RETESTS = {"": lambda i: 1000 + i, ", 2nd seed": lambda i: 3000 + i,
+           ", common seed": lambda i: 1000, ", common 2nd seed": lambda i: 3000}
 
 
 def full_fidelity(space: str) -> dict:
@@ -111,6 +122,20 @@ def genomes(space: str, n: int, seed: int) -> list[dict]:
     return [live.encode(live.random(rng)) for _ in range(n)]
 
 
+def print_retest(spaces: list[str], chosen, column) -> None:
+    """``--retest``'s table: each proxy's agreement with itself, seeded per architecture and in common."""
+    print("| space | proxy | rho, a seed per architecture | top-5 overlap | rho, one seed for all | top-5 overlap "
+          "| mean accuracy | CPU-s per candidate |")
+    print("|---|---|---|---|---|---|---|---|")
+    for space in spaces:
+        for name in chosen(space):
+            (each, cost), (each2, _) = column(space, name), column(space, name + ", 2nd seed")
+            (common, _), (common2, _) = column(space, name + ", common seed"), column(space, name + ", common 2nd seed")
+            print(f"| {space} | {name} | {spearman(each, each2):.2f} | {top_overlap(each, each2)}/5 | "
+                  f"{spearman(common, common2):.2f} | {top_overlap(common, common2)}/5 | "
+                  f"{np.mean([each, each2, common, common2]):.3f} | {cost:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--archs", type=int, default=30)
@@ -120,6 +145,9 @@ def main() -> None:
     ap.add_argument("--results", default="proxy_rank.jsonl", help="one line per training; reruns skip these")
     ap.add_argument("--proxies", nargs="*", metavar="NAME",
                     help="train and print only these proxies (names as in the table; default all, none = full only)")
+    ap.add_argument("--retest", action="store_true",
+                    help="train each proxy twice with a seed per architecture and twice with one seed for all, "
+                         "print how each agrees with itself (no full-fidelity trainings)")
     args = ap.parse_args()
 
     def chosen(space: str) -> dict:
@@ -140,11 +168,16 @@ def main() -> None:
     t0 = time.time()
     jobs = {}
     for space in args.spaces:
-        fidelities = {"full": full_fidelity(space), **chosen(space)}
+        if args.retest:
+            seeding = {name + tag: (budget, seed)
+                       for name, budget in chosen(space).items() for tag, seed in RETESTS.items()}
+        else:
+            seeding = {name: (budget, lambda i, name=name: (2000 if name == RESEED else 1000) + i)
+                       for name, budget in {"full": full_fidelity(space), **chosen(space)}.items()}
         for i, g in enumerate(genomes(space, args.archs, args.seed)):
-            for name, budget in fidelities.items():
+            for name, (budget, seed) in seeding.items():
                 if (space, name, i) not in done:
-                    jobs[(space, name, i)] = (space, g, (2000 if name == RESEED else 1000) + i, budget)
+                    jobs[(space, name, i)] = (space, g, seed(i), budget)
     with ProcessPoolExecutor(args.jobs) as pool, path.open("a") as out:
         futures = {pool.submit(_train, job): key for key, job in jobs.items()}
         for fut in as_completed(futures):
@@ -155,23 +188,28 @@ def main() -> None:
             out.flush()
     print(f"{args.archs} random architectures per space (seed {args.seed}), Fashion-MNIST; full fidelity = "
           f"the preset's final stage; {len(jobs)} trainings in {time.time() - t0:.0f} s wall on {args.jobs} processes")
+
+    def column(space: str, name: str) -> tuple[np.ndarray, float]:
+        rows = [done[(space, name, i)] for i in range(args.archs)]
+        return np.array([a for a, _ in rows]), statistics.median(c for _, c in rows)
+
+    if args.retest:
+        print_retest(args.spaces, chosen, column)
+        return
     print("| space | fidelity | Spearman rho | top-5 overlap | CPU-s per candidate | cost vs full |")
     print("|---|---|---|---|---|---|")
     for space in args.spaces:
-        def column(name: str) -> tuple[np.ndarray, float]:
-            rows = [done[(space, name, i)] for i in range(args.archs)]
-            return np.array([a for a, _ in rows]), statistics.median(c for _, c in rows)
-        full_acc, full_cost = column("full")
+        full_acc, full_cost = column(space, "full")
         f = full_fidelity(space)
         print(f"| {space} | full: {f['epochs']} ep, {f['train_subset']:,} img | 1.00 | 5/5 | {full_cost:.1f} | 1 |")
         for name in chosen(space):
-            acc, cost = column(name)
+            acc, cost = column(space, name)
             print(f"| {space} | {name} | {spearman(acc, full_acc):.2f} | {top_overlap(acc, full_acc)}/5 | "
                   f"{cost:.1f} | 1/{full_cost / cost:.0f} |")
         print(f"| {space} | (full-fidelity accuracy: median {np.median(full_acc):.3f}, "
               f"range {full_acc.min():.3f}-{full_acc.max():.3f}) | | | | |")
         if RESEED in chosen(space):  # the same proxies against the other training, and against both
-            again, _ = column(RESEED)
+            again, _ = column(space, RESEED)
             mean = (full_acc + again) / 2
             print(f"\n{space}: against the 2nd seed's training / against the mean of both trainings "
                   f"(retraining moves an architecture by {np.mean(np.abs(full_acc - again)):.4f} on average; "
@@ -180,7 +218,7 @@ def main() -> None:
             print("|---|---|---|---|---|---|")
             for name in chosen(space):
                 if name != RESEED:
-                    acc, _ = column(name)
+                    acc, _ = column(space, name)
                     print(f"| {space} | {name} | {spearman(acc, again):.2f} | {top_overlap(acc, again)}/5 | "
                           f"{spearman(acc, mean):.2f} | {top_overlap(acc, mean)}/5 |")
 
