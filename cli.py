@@ -160,6 +160,8 @@ class _Progress:
 @click.option("--preset", help="start from a named preset (see `zeroevo presets`); default demo")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="a TOML config; its fields override the preset's (its own `preset` line, else demo)")
+@click.option("--set", "sets", multiple=True, metavar="SECTION.FIELD=JSON",
+              help="change one config field, e.g. evolution.tournament=2 (repeatable; after --config)")
 @click.option("--seed", type=int, help="root seed")
 @click.option("--max-births", type=click.IntRange(min=1), help="stop after this many births")
 @click.option("--max-seconds", type=click.FloatRange(min=0, min_open=True), help="stop after this many seconds")
@@ -175,14 +177,15 @@ class _Progress:
 @click.option("--migrants", type=click.IntRange(min=0), help="programs: programs each island sends on")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object with the result on stdout")
 @click.option("--quiet", is_flag=True, help="no live progress")
-def evolve(preset: str | None, config_file: str | None, seed: int | None, max_births: int | None,
-           max_seconds: float | None, no_fec: bool, engine: str | None, out: str | None,
+def evolve(preset: str | None, config_file: str | None, sets: tuple[str, ...], seed: int | None,
+           max_births: int | None, max_seconds: float | None, no_fec: bool, engine: str | None, out: str | None,
            workers: int | None, backend: str | None, scheduler: str | None, islands: int | None,
            migrate_every: int | None, migrants: int | None, as_json: bool, quiet: bool) -> None:
     """Run an evolutionary search, record it in a run directory and print the best found."""
+    from zeroevo.core.config import overridden
     from zeroevo.runs.lifecycle import start_run
 
-    cfg = _load_config(preset, config_file)
+    cfg = overridden(_load_config(preset, config_file), list(sets))
     run_changes = {k: v for k, v in (("seed", seed), ("max_births", max_births),
                                      ("max_seconds", max_seconds), ("engine", engine)) if v is not None}
     if run_changes:

@@ -62,6 +62,16 @@ def test_unknown_preset_and_missing_file():
     assert "cannot read config" in _one_error_line(run_cli("evolve", "--config", "/no/such.toml"))
 
 
+def test_evolve_set_changes_the_recorded_config_and_refuses_a_bad_field_in_one_line(tmp_path):
+    proc = run_cli("evolve", "--preset", "demo", "--set", "evolution.population=40", "--set", "evolution.tournament=3",
+                   "--max-births", "200", "--out", str(tmp_path / "r"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    evolution = json.loads((tmp_path / "r" / "meta.json").read_text())["config"]["evolution"]
+    assert (evolution["population"], evolution["tournament"]) == (40, 3)
+    line = _one_error_line(run_cli("evolve", "--set", "evolution.tournamnt=3", "--out", str(tmp_path / "bad")))
+    assert "unknown field evolution.tournamnt" in line and not (tmp_path / "bad").exists()
+
+
 def test_bad_option_values_are_refused_without_traceback():
     proc = run_cli("evolve", "--max-births", "0")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--max-births" in proc.stderr
