@@ -34,6 +34,7 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -122,7 +123,8 @@ def genomes(space: str, n: int, seed: int) -> list[dict]:
     return [live.encode(live.random(rng)) for _ in range(n)]
 
 
-def print_retest(spaces: list[str], chosen, column) -> None:
+def print_retest(spaces: list[str], chosen: Callable[[str], dict],
+                 column: Callable[[str, str], tuple[np.ndarray, float]]) -> None:
     """``--retest``'s table: each proxy's agreement with itself, seeded per architecture and in common."""
     print("| space | proxy | rho, a seed per architecture | top-5 overlap | rho, one seed for all | top-5 overlap "
           "| mean accuracy | CPU-s per candidate |")
@@ -186,8 +188,9 @@ def main() -> None:
             out.write(json.dumps({"space": space, "fidelity": name, "arch": i, "accuracy": acc,
                                   "cpu_seconds": cpu}) + "\n")
             out.flush()
-    print(f"{args.archs} random architectures per space (seed {args.seed}), Fashion-MNIST; full fidelity = "
-          f"the preset's final stage; {len(jobs)} trainings in {time.time() - t0:.0f} s wall on {args.jobs} processes")
+    full = "" if args.retest else "; full fidelity = the preset's final stage"
+    print(f"{args.archs} random architectures per space (seed {args.seed}), Fashion-MNIST{full}; {len(jobs)} "
+          f"trainings in {time.time() - t0:.0f} s wall on {args.jobs} processes")
 
     def column(space: str, name: str) -> tuple[np.ndarray, float]:
         rows = [done[(space, name, i)] for i in range(args.archs)]
