@@ -101,6 +101,7 @@ def test_set_overrides_change_only_the_fields_they_name_and_refuse_bad_ones_in_o
     assert (cfg.evolution.tournament, cfg.evolution.population, cfg.run.seed) == (2, base.evolution.population, 7)
     assert cfg.preset == base.preset and overridden(base, []) is base
     for item, says in [("evolution.tournament", "SECTION.FIELD=JSON"), ("tournament=2", "SECTION.FIELD=JSON"),
-                       ("evolution.tournament=two", "not JSON"), ("evolution.bogus=1", "unknown field")]:
+                       ("evolution.tournament=two", "not JSON"), ("evolution.bogus=1", "unknown field"),
+                       ("preset.x=1", "unknown section"), ("kind.x=1", "unknown section")]:
         with pytest.raises(ConfigError, match=says):
             overridden(base, [item])

@@ -334,6 +334,9 @@ def overridden(config: ConfigBase, items: list[str]) -> Any:
         keys = path.split(".")
         if not sep or len(keys) < 2 or not all(keys):
             raise ConfigError(f"--set {item!r} is not SECTION.FIELD=JSON")
+        sections = [f.name for f in fields(config) if f.name != "preset"]
+        if keys[0] not in sections:  # `preset` and `kind` name the config, they are no sections
+            raise ConfigError(f"--set {path}: unknown section [{keys[0]}]; allowed: {', '.join(sections)}")
         try:
             leaf = json.loads(value)
         except json.JSONDecodeError:
