@@ -174,7 +174,8 @@ def main() -> None:
             seeding = {name + tag: (budget, seed)
                        for name, budget in chosen(space).items() for tag, seed in RETESTS.items()}
         else:
-            seeding = {name: (budget, lambda i, name=name: (2000 if name == RESEED else 1000) + i)
+            # a proxy's seeds are RETESTS[""]'s, so --retest reuses its plain trainings from --results
+            seeding = {name: (budget, (lambda i: 2000 + i) if name == RESEED else RETESTS[""])
                        for name, budget in {"full": full_fidelity(space), **chosen(space)}.items()}
         for i, g in enumerate(genomes(space, args.archs, args.seed)):
             for name, (budget, seed) in seeding.items():

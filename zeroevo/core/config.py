@@ -329,12 +329,12 @@ def overridden(config: ConfigBase, items: list[str]) -> Any:
     """``config`` with ``SECTION.FIELD=JSON`` overrides laid over it (a benchmark's ``--set``,
     e.g. ``evolution.tournament=2`` or ``space.options.conv_strides=[1]``), validated again."""
     data: dict = {}
+    sections = [f.name for f in fields(config) if f.name != "preset"]
     for item in items:
         path, sep, value = item.partition("=")
         keys = path.split(".")
         if not sep or len(keys) < 2 or not all(keys):
             raise ConfigError(f"--set {item!r} is not SECTION.FIELD=JSON")
-        sections = [f.name for f in fields(config) if f.name != "preset"]
         if keys[0] not in sections:  # `preset` and `kind` name the config, they are no sections
             raise ConfigError(f"--set {path}: unknown section [{keys[0]}]; allowed: {', '.join(sections)}")
         try:
