@@ -1,7 +1,7 @@
 """How far apart are the rungs between predicting 0 and backprop? Hand-built programs on a preset's tasks.
 
     PYTHONPATH=. python benchmarks/program_ladder.py [--preset nonlinear] [--tasks select] [--seed 1]
-        [--climb RUNG ... --climb-seconds 600 | --climb-births N] [--set SECTION.FIELD=JSON ...]
+        [--climb RUNG ... --climb-seconds 600 | --climb-births N] [--climb-rate LR] [--set SECTION.FIELD=JSON ...]
 
 A search climbs by single mutations, so what it can reach depends on the fitness of the
 programs between where it is and where it should go. This script builds those programs by
@@ -18,6 +18,9 @@ of wall-clock search with every initial program (at each restart) set to that ru
 best learning rate, and a row reports what it reached: best search fitness, select fitness,
 whether it solved the preset (``run.sufficient_fitness`` on select), births and CPU-seconds.
 ``--climb-births N`` stops each search after N births instead, so a climb repeats exactly.
+``--climb-rate LR`` starts every climb at learning rate LR instead of its rung's best: a rung
+and the one across a valley from it may be best at different rates, and at a rate where both
+score the same the valley's far side is neutral.
 A rung the search climbs away from is past the barrier; one it stays at is before it.
 ``--set`` changes a field of the preset for all of it, e.g. ``--set evolution.tournament=2``
 to climb under weaker selection.
@@ -149,10 +152,14 @@ def main() -> None:
     ap.add_argument("--climb", nargs="*", default=[], metavar="RUNG", help="rungs (name prefixes) to search from")
     ap.add_argument("--climb-seconds", type=float, default=600.0)
     ap.add_argument("--climb-births", type=int, default=0, help="a births limit instead of seconds")
+    ap.add_argument("--climb-rate", type=float, default=0.0, help="start climbs at this learning rate "
+                    "(0 = each rung's best)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=JSON",
                     help="override a config field of the preset, e.g. evolution.tournament=2")
     args = ap.parse_args()
     climbs = [_rung(prefix) for prefix in args.climb]
+    if args.climb_rate < 0:
+        ap.error(f"--climb-rate {args.climb_rate:g} is negative; allowed: > 0, or 0 for each rung's best")
     try:
         cfg = overridden(load_preset(args.preset), args.set).replace("run", seed=args.seed)
     except ConfigError as e:
@@ -176,14 +183,16 @@ def main() -> None:
         best_lr[name] = lr
     if climbs:
         budget = f"{args.climb_births:,} births" if args.climb_births else f"{args.climb_seconds:g} s of search"
-        sets = f", {' '.join(args.set)}" if args.set else ""
+        sets = (f", learning rate {args.climb_rate:g}" if args.climb_rate else "") + \
+            (f", {' '.join(args.set)}" if args.set else "")
         print(f"\nthe {args.preset} search from each rung, {budget} (seed {args.seed}{sets})")
         print("| from rung | its search fitness | kept program's search fitness | select fitness (* measured "
               "here) | solved | births | CPU-s |")
         print("|---|---|---|---|---|---|---|")
     for name in climbs:
-        r = climb(cfg, name, best_lr[name], args.climb_seconds, args.climb_births)
-        start = full_fitness(cfg, spec, program(spec, name, best_lr[name]), search_tasks)
+        lr = args.climb_rate or best_lr[name]
+        r = climb(cfg, name, lr, args.climb_seconds, args.climb_births)
+        start = full_fitness(cfg, spec, program(spec, name, lr), search_tasks)
         # No restart may have ended within the budget: then measure the kept program on the
         # first restart's select tasks here (marked *), as program_quality.py does.
         here = r.select_fitness is None
