@@ -33,6 +33,7 @@ pre-activations, ``v3`` the ReLU mask, ``v4`` the hidden activations.
 from __future__ import annotations
 
 import argparse
+import math
 from collections import Counter
 
 from zeroevo.core.config import overridden
@@ -158,8 +159,9 @@ def main() -> None:
                     help="override a config field of the preset, e.g. evolution.tournament=2")
     args = ap.parse_args()
     climbs = [_rung(prefix) for prefix in args.climb]
-    if args.climb_rate < 0:
-        ap.error(f"--climb-rate {args.climb_rate:g} is negative; allowed: > 0, or 0 for each rung's best")
+    if not (math.isfinite(args.climb_rate) and args.climb_rate >= 0):
+        ap.error(f"--climb-rate {args.climb_rate:g} is not allowed; allowed: a finite rate > 0, or 0 for each "
+                 "rung's best")
     try:
         cfg = overridden(load_preset(args.preset), args.set).replace("run", seed=args.seed)
     except ConfigError as e:
