@@ -57,7 +57,8 @@ def mixed_run(tmp_path_factory) -> Path:
     cfg = cfg.replace("program", vectors=4, matrices=2, setup_ops=ops, predict_ops=MIXED_OPS, learn_ops=ops,
                       init_sizes=[3, 2, 4], min_sizes=[1, 1, 1], max_sizes=[6, 4, 8])
     cfg = cfg.replace("evolution", mutations=["alter_param", "randomize_instruction", "randomize_component",
-                                              "insert", "remove", "trade", "randomize_algorithm", "identity"])
+                                              "insert", "remove", "trade", "randomize_algorithm", "identity",
+                                              "redirect"])
     path = tmp_path_factory.mktemp("analyze") / "mixed"
     start_run(cfg, path)[0].run()
     return path

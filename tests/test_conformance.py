@@ -27,7 +27,7 @@ SPACE_CONFIGS = {
     "program": {"features": 4, "scalars": 4, "vectors": 3, "matrices": 2, "ops": [DEMO_OPS] * 3,
                 "init_sizes": [3, 2, 4], "min_sizes": [0, 1, 0], "max_sizes": [6, 4, 8],
                 "mutations": ["alter_param", "randomize_instruction", "randomize_component", "insert",
-                              "remove", "trade", "randomize_algorithm", "identity"]},
+                              "remove", "trade", "randomize_algorithm", "identity", "redirect"]},
     "layers": {"max_layers": 6},
     "nasnet": {"blocks": 3, "cells_per_stack": 1, "stacks": 2, "filters": 4},
     "hierarchical": {"levels": 3, "motifs": [3, 1], "nodes": [3, 3], "filters": 4, "cells": 2},

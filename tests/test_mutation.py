@@ -31,6 +31,7 @@ from zeroevo.spaces.program.mutation import (
     M_RANDOMIZE_ALGORITHM,
     M_RANDOMIZE_COMPONENT,
     M_RANDOMIZE_INSTRUCTION,
+    M_REDIRECT,
     M_REMOVE,
     M_TRADE,
     mutate,
@@ -86,7 +87,7 @@ def test_mutation_codes_agree_with_genome_table() -> None:
                        ("randomize_instruction", M_RANDOMIZE_INSTRUCTION),
                        ("randomize_component", M_RANDOMIZE_COMPONENT), ("insert", M_INSERT),
                        ("remove", M_REMOVE), ("trade", M_TRADE),
-                       ("randomize_algorithm", M_RANDOMIZE_ALGORITHM)):
+                       ("randomize_algorithm", M_RANDOMIZE_ALGORITHM), ("redirect", M_REDIRECT)):
         assert MUTATION_CODE[name] == code
 
 
@@ -352,6 +353,72 @@ def test_trade_keeps_size_even_at_the_bounds() -> None:
                 assert {r[0] for r in after} <= ALLOWED[c] | {r[0] for r in before}
                 n_changed += 1
     assert n_changed > 1500
+
+
+# ---- redirect ----------------------------------------------------------------------------------
+
+def _reads(prog: Program) -> list[tuple[int, int, int, int, int]]:
+    """Every input operand in program order: (component, position, field, kind, address)."""
+    out = []
+    for c in range(3):
+        ins, _ = prog.component(c)
+        for k, (op, in1, in2, _out) in enumerate(ins.tolist()):
+            out += [(c, k, 1, int(IN1_KIND[op]), in1)] if IN1_KIND[op] >= 0 else []
+            out += [(c, k, 2, int(IN2_KIND[op]), in2)] if IN2_KIND[op] >= 0 else []
+    return out
+
+
+def test_redirect_sends_every_later_read_of_one_address_to_what_an_instruction_writes() -> None:
+    n_changed, spans = 0, Counter()
+    for seed in range(20):
+        p = parent(900 + seed)
+        for i in range(100):
+            child, code = apply(p, [M_REDIRECT], 900 + seed, i)
+            assert code == M_REDIRECT and np.array_equal(child.sizes, p.sizes)
+            assert np.array_equal(child.data, p.data)
+            assert np.array_equal(child.ins[..., [0, 3]], p.ins[..., [0, 3]])  # ops and outputs kept
+            before, after = _reads(p), _reads(child)
+            changed = [i for i, (x, y) in enumerate(zip(before, after)) if x != y]
+            if not changed:
+                continue
+            n_changed += 1
+            kind, a = before[changed[0]][3:]
+            b = after[changed[0]][4]
+            assert {(before[i][3:], after[i][4]) for i in changed} == {((kind, a), b)}
+            # b is written before the first changed read, and no read of a is left after it
+            c0, k0 = before[changed[0]][:2]
+            writers = [(c, k) for c in range(3) for k, row in enumerate(p.component(c)[0].tolist())
+                       if OUT_KIND[row[0]] == kind and row[3] == b and (c, k) < (c0, k0)]
+            assert writers
+            assert all(r[3:] != (kind, a) for r in after[changed[0]:])
+            spans[len({before[i][0] for i in changed})] += 1
+    assert n_changed > 500
+    assert spans[2] > 0 or spans[3] > 0  # a redirect reaches into later components too
+
+
+def test_redirect_crosses_from_linear_regression_beside_a_relu_layer_to_regression_on_the_layer() -> None:
+    # The valley that stops the nonlinear search (README, program ladder): linear regression
+    # that computes a random ReLU layer v4 it does not use becomes random ReLU features when its
+    # prediction and its update both read v4 instead of the input v0. Either change alone breaks
+    # the learner; one redirect makes both.
+    ops = ("SCALAR_CONST_SET", "MATRIX_GAUSSIAN_SET", "VECTOR_GAUSSIAN_SET", "MATRIX_VECTOR_PRODUCT",
+           "VECTOR_HEAVYSIDE", "VECTOR_PRODUCT", "VECTOR_INNER_PRODUCT", "SCALAR_DIFF", "SCALAR_PRODUCT",
+           "SCALAR_VECTOR_PRODUCT", "VECTOR_SUM")
+    spec = ProgramSpec(features=4, scalars=4, vectors=8, matrices=2, ops=(ops, ops, ops),
+                       init_sizes=(3, 4, 4), max_sizes=(6, 8, 14), mutations=("redirect",))
+    setup = [("SCALAR_CONST_SET", 0, 0, 2, 0.01), ("MATRIX_GAUSSIAN_SET", 0, 0, 0, 0.0, 0.5),
+             ("VECTOR_GAUSSIAN_SET", 0, 0, 1, 0.0, 0.5)]
+    layer = [("MATRIX_VECTOR_PRODUCT", 0, 0, 2), ("VECTOR_HEAVYSIDE", 2, 0, 3), ("VECTOR_PRODUCT", 2, 3, 4)]
+
+    def learner(h: int) -> Program:
+        return from_rows(spec, {"setup": setup, "predict": layer + [("VECTOR_INNER_PRODUCT", h, 1, 1)],
+                                "learn": [("SCALAR_DIFF", 0, 1, 3), ("SCALAR_PRODUCT", 3, 2, 3),
+                                          ("SCALAR_VECTOR_PRODUCT", 3, h, 7), ("VECTOR_SUM", 1, 7, 1)]})
+
+    beside, features = learner(0), learner(4)
+    hits = sum(apply(beside, [M_REDIRECT], 5, i, spec=spec)[0] == features for i in range(2000))
+    # P = 1/3 (predict) * 1/4 (the instruction writing v4) * 1/7 (v0 of the other vectors)
+    assert 2000 / 84 / 2 < hits < 2000 / 84 * 2
 
 
 # ---- addresses ---------------------------------------------------------------------------------

@@ -32,9 +32,9 @@ COMPONENTS = ("setup", "predict", "learn")
 # Mutation codes, shared by the birth log, the Python loop and the numba chunk loop.
 MUTATIONS = ("init", "clone", "identity", "alter_param", "randomize_instruction",
              "randomize_component", "insert", "remove", "trade", "randomize_algorithm",
-             "migrate", "random")
+             "migrate", "random", "redirect")
 MUTATION_CODE = {name: i for i, name in enumerate(MUTATIONS)}
-EVOLVABLE_MUTATIONS = MUTATIONS[2:10]
+EVOLVABLE_MUTATIONS = MUTATIONS[2:10] + ("redirect",)
 
 # First address an instruction may write: s0 (label) and v0 (features) are never outputs.
 FIRST_OUT = (1, 1, 0)

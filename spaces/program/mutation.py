@@ -1,4 +1,5 @@
-"""Random instructions, random programs and the eight AutoML-Zero mutations, as numba code.
+"""Random instructions, random programs and the mutations (AutoML-Zero's eight and ``redirect``),
+as numba code.
 
 One implementation serves the numba chunk loop and the Python reference loop (which calls
 these jitted functions), so both draw the same numbers from a birth's stream. Distributions
@@ -29,6 +30,7 @@ M_INSERT = 6
 M_REMOVE = 7
 M_TRADE = 8
 M_RANDOMIZE_ALGORITHM = 9
+M_REDIRECT = 12  # after migrate (10) and random (11): codes are only ever appended
 
 # Lowest address an output / an input of each kind may take. Constants reach the kernels
 # as array elements or numpy scalars, never Python literals: numba would compile one copy
@@ -229,6 +231,40 @@ def _remove(ins: np.ndarray, data: np.ndarray, n: int, pos: int) -> None:
 
 
 @njit(cache=True)
+def redirect(ins: np.ndarray, sizes: np.ndarray, c: int, mem: np.ndarray, st: np.ndarray) -> None:
+    """Make every later reader of one address read what a chosen instruction writes instead.
+
+    Instruction ``k`` of component ``c`` writes ``b``; another address ``a`` of the same kind
+    is drawn, and each read of ``a`` after ``k`` in program order (the rest of ``c``, then the
+    later components) becomes a read of ``b``. One mutation thus does what several
+    ``alter_param`` steps would, each of which alone usually breaks the learner: e.g. linear
+    regression computing a hidden layer beside itself becomes regression on that layer when
+    its prediction and its update both switch from the input to the layer.
+    """
+    n = sizes[c]
+    if n == 0:
+        return
+    k = integer(st, n)
+    op = ins[c, k, 0]
+    if op == 0:
+        return
+    kind = OUT_KIND[op]
+    if mem[kind] < 2:
+        return
+    b = ins[c, k, 3]
+    a = integer(st, mem[kind] - 1)  # any address of the kind but b
+    if a >= b:
+        a += 1
+    for cc in range(c, 3):
+        for j in range(k + 1 if cc == c else 0, sizes[cc]):
+            o = ins[cc, j, 0]
+            if IN1_KIND[o] == kind and ins[cc, j, 1] == a:
+                ins[cc, j, 1] = b
+            if IN2_KIND[o] == kind and ins[cc, j, 2] == a:
+                ins[cc, j, 2] = b
+
+
+@njit(cache=True)
 def mutate(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, mutations: np.ndarray,
            mutate_prob: float, allowed: np.ndarray, n_allowed: np.ndarray, bounds: np.ndarray,
            mem: np.ndarray, st: np.ndarray) -> int:
@@ -269,6 +305,8 @@ def mutate(ins: np.ndarray, data: np.ndarray, sizes: np.ndarray, mutations: np.n
         if n > bounds[c, 0]:
             _remove(ins[c], data[c], n, integer(st, n))
             sizes[c] = n - 1
+    elif kind == M_REDIRECT:
+        redirect(ins, sizes, c, mem, st)
     elif kind == M_TRADE:
         # Insert then remove, on scratch rows so a full component has room for the insert.
         tins = np.zeros((n + 1, 4), dtype=np.int64)
