@@ -34,7 +34,8 @@ MUTATIONS = ("init", "clone", "identity", "alter_param", "randomize_instruction"
              "randomize_component", "insert", "remove", "trade", "randomize_algorithm",
              "migrate", "random", "redirect")
 MUTATION_CODE = {name: i for i, name in enumerate(MUTATIONS)}
-EVOLVABLE_MUTATIONS = MUTATIONS[2:10] + ("redirect",)
+# init, clone, migrate and random are what the engine records itself; a config chooses from the rest.
+EVOLVABLE_MUTATIONS = tuple(m for m in MUTATIONS if m not in ("init", "clone", "migrate", "random"))
 
 # First address an instruction may write: s0 (label) and v0 (features) are never outputs.
 FIRST_OUT = (1, 1, 0)
